@@ -1,0 +1,1 @@
+"""Intake: the system of record for complaints and their first-contact owner."""

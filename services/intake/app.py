@@ -1,0 +1,22 @@
+"""Intake app factory."""
+
+from fastapi import FastAPI
+
+from services.intake import partner_api, reports, tmf
+from services.intake.api import router
+from services.intake.consumer import HANDLERS
+from services.intake.models import platform
+from services.intake.settings import IntakeSettings
+from shared.service import create_service_app
+
+
+def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+    return create_service_app(
+        platform=platform,
+        settings=settings or IntakeSettings(),
+        title="Intake",
+        description="Registers complaints from every channel, classifies them and owns "
+        "their lifecycle (system of record, first-contact owner).",
+        routers=[router, partner_api.router, tmf.router, reports.router],
+        handlers=HANDLERS,
+    )

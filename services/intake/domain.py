@@ -1,0 +1,107 @@
+"""Intake rules: classification, severity, over-level and major judgements. No I/O."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from services.intake.classifier import detect_urgent
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+RULES_PATH = Path(__file__).with_name("classification_rules.json")
+
+CHANNELS = (
+    "hotline",
+    "web",
+    "app",
+    "sms",
+    "email",
+    "letter",
+    "store",
+    "regulator",
+    "consumer_association",
+    "petition",
+    "media",
+)
+CATEGORIES = ("network", "billing", "value_added", "tariff", "business", "service", "device")
+
+
+@dataclass(frozen=True)
+class Rules:
+    keywords: dict[str, tuple[str, ...]]
+    weights: dict[str, float]
+    default_category: str
+    urgent_keywords: tuple[str, ...]
+    over_level_channels: frozenset[str]
+
+
+@lru_cache
+def load_rules(path: Path = RULES_PATH) -> Rules:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    cats = data["categories"]
+    return Rules(
+        keywords={c: tuple(v["keywords"]) for c, v in cats.items()},
+        weights={c: float(v["weight"]) for c, v in cats.items()},
+        default_category=data["default_category"],
+        urgent_keywords=tuple(data["urgent_keywords"]),
+        over_level_channels=frozenset(data["over_level_channels"]),
+    )
+
+
+def is_over_level(channel: str, rules: Rules | None = None) -> bool:
+    """越级投诉: the complaint came via a regulator, consumer association, petition or media."""
+    return channel in (rules or load_rules()).over_level_channels
+
+
+@dataclass(frozen=True)
+class MajorFacts:
+    media_involved: bool = False
+    lawsuit: bool = False
+    business_disrupted: bool = False
+    joint_complainants: int = 0
+
+
+@dataclass(frozen=True)
+class MajorPolicy:
+    joint_complainants_over: int = 3
+
+
+@dataclass(frozen=True)
+class Severity:
+    level: str
+    major: bool
+    reasons: list[str] = field(default_factory=list)
+
+
+def judge_severity(text: str, facts: MajorFacts, policy: MajorPolicy | None = None) -> Severity:
+    """Major per DOMAIN.md criteria known at intake; urgent on conflict/safety language."""
+    policy = policy or MajorPolicy()
+    reasons = []
+    if facts.media_involved:
+        reasons.append("media_involved")
+    if facts.business_disrupted:
+        reasons.append("business_disrupted")
+    if facts.lawsuit:
+        reasons.append("lawsuit")
+    if facts.joint_complainants > policy.joint_complainants_over:
+        reasons.append("joint_complaint")
+    urgent = detect_urgent(text).urgent
+    if urgent:
+        reasons.append("conflict_or_safety")
+    level = "urgent" if urgent else ("major" if reasons else "normal")
+    return Severity(level, bool(reasons), reasons)
+
+
+def new_ticket_no(received_at: datetime) -> str:
+    """投诉编码: 'TS' + Shanghai date (yymmdd) + 7 random digits, e.g. TS2611220482913."""
+    day = received_at.astimezone(SHANGHAI).strftime("%y%m%d")
+    return f"TS{day}{secrets.randbelow(10_000_000):07d}"
+
+
+ROLES_SEEING_FULL_MSISDN = frozenset({"agent", "frontline"})
+"""Roles that talk to the customer and so may see the full number (others see it masked)."""

@@ -1,0 +1,315 @@
+"""The monthly report (通报): what the company-level report shows, from the system of record
+and what the other services published about each complaint. JSON, CSV and an HTML page."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from services.intake.models import Complaint, SurgeSeen
+from services.intake.settings import IntakeSettings
+from shared.auth import Principal, require_roles
+from shared.errors import PROBLEM_RESPONSES, field_error
+from shared.service import Runtime, runtime
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+CLOCKS = ("acceptance", "first_reply", "resolution", "regulator")
+TIERS = (("≤100", 10_000), ("≤500", 50_000), ("≤2000", 200_000), (">2000", None))
+router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=PROBLEM_RESPONSES)
+Managers = Annotated[
+    Principal,
+    Depends(require_roles("room_manager", "centre_manager", "leadership", "ops")),
+]
+
+
+class Rate(BaseModel):
+    numerator: int
+    denominator: int
+    rate: float | None
+
+
+class RefundTier(BaseModel):
+    tier: str
+    count: int
+    amount_fen: int
+
+
+class SpRate(BaseModel):
+    sp_code: str
+    complaints: int
+    subscribers: int | None
+    per_10000_users: float | None
+
+
+class MonthlyReport(BaseModel):
+    month: str
+    complaints: int
+    by_category: dict[str, int]
+    by_channel: dict[str, int]
+    by_department: dict[str, int]
+    by_status: dict[str, int]
+    timeliness: dict[str, Rate] = Field(description="及时率 per clock: met in time / ended")
+    reply_rate: Rate = Field(description="回复率: complaints with a first reply / complaints")
+    satisfaction: Rate = Field(description="Satisfied answers / survey answers")
+    average_score: float | None
+    reopen_rate: Rate = Field(description="Reopened at least once / resolved or closed")
+    major: int
+    over_level: int
+    refunds_by_tier: list[RefundTier]
+    surges: int
+    surges_by_level: dict[str, int]
+    sp_complaints: list[SpRate] = Field(description="Complaints per 10,000 users per SP (<5)")
+
+
+def _rate(num: int, den: int) -> Rate:
+    return Rate(numerator=num, denominator=den, rate=round(num / den, 4) if den else None)
+
+
+def _bounds(month: str) -> tuple[datetime, datetime]:
+    try:
+        first = date.fromisoformat(f"{month}-01")
+    except ValueError as exc:
+        raise field_error("month", "expected YYYY-MM") from exc
+    nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return (
+        datetime(first.year, first.month, 1, tzinfo=SHANGHAI),
+        datetime(nxt.year, nxt.month, 1, tzinfo=SHANGHAI),
+    )
+
+
+@dataclass
+class _Tally:
+    counts: dict[str, Counter[str]]
+    clock_ended: Counter[str]
+    clock_met: Counter[str]
+    replied: int = 0
+    answers: int = 0
+    satisfied: int = 0
+    scores: list[int] | None = None
+    finished: int = 0
+    reopened: int = 0
+    major: int = 0
+    over_level: int = 0
+
+
+def _tally(complaints: list[Complaint]) -> tuple[_Tally, list[RefundTier], Counter[str]]:
+    t = _Tally(
+        counts={k: Counter() for k in ("category", "channel", "department", "status")},
+        clock_ended=Counter(),
+        clock_met=Counter(),
+        scores=[],
+    )
+    tiers = {name: [0, 0] for name, _ in TIERS}
+    sps: Counter[str] = Counter()
+    for c in complaints:
+        t.counts["category"][c.category] += 1
+        t.counts["channel"][c.channel] += 1
+        t.counts["department"][c.handler_department or "unassigned"] += 1
+        t.counts["status"][c.status] += 1
+        t.major += c.major
+        t.over_level += c.over_level
+        for clock in c.sla:
+            name, state = clock.get("name"), clock.get("state")
+            if state in ("met", "breached") and name in CLOCKS:
+                t.clock_ended[name] += 1
+                t.clock_met[name] += state == "met"
+            if name == "first_reply" and state == "met":
+                t.replied += 1
+        if c.feedback is not None:
+            t.answers += 1
+            t.satisfied += bool(c.feedback.get("satisfied"))
+            if isinstance(c.feedback.get("score"), int):
+                t.scores.append(c.feedback["score"])  # type: ignore[union-attr]
+        if c.status in ("resolved", "closed") or c.reopen_count:
+            t.finished += 1
+            t.reopened += c.reopen_count > 0
+        for refund in c.refunds.values():
+            if refund.get("status") in ("approved", "paid"):
+                amount = int(refund.get("amount_fen", 0))
+                tier = next(n for n, cap in TIERS if cap is None or amount <= cap)
+                tiers[tier][0] += 1
+                tiers[tier][1] += amount
+        if c.sp_code:
+            sps[c.sp_code] += 1
+    refund_tiers = [RefundTier(tier=n, count=v[0], amount_fen=v[1]) for n, v in tiers.items()]
+    return t, refund_tiers, sps
+
+
+async def build_report(rt: Runtime, month: str) -> MonthlyReport:
+    start, end = _bounds(month)
+    settings: IntakeSettings = rt.settings  # type: ignore[assignment]
+    async with rt.db.sessions() as s:
+        complaints = list(
+            (
+                await s.scalars(
+                    select(Complaint).where(
+                        Complaint.received_at >= start, Complaint.received_at < end
+                    )
+                )
+            ).all()
+        )
+        surges = (
+            await s.scalars(
+                select(SurgeSeen).where(
+                    SurgeSeen.first_raised_at >= start, SurgeSeen.first_raised_at < end
+                )
+            )
+        ).all()
+    t, refund_tiers, sps = _tally(complaints)
+    scores = t.scores or []
+    return MonthlyReport(
+        month=month,
+        complaints=len(complaints),
+        by_category=dict(t.counts["category"].most_common()),
+        by_channel=dict(t.counts["channel"].most_common()),
+        by_department=dict(t.counts["department"].most_common()),
+        by_status=dict(t.counts["status"].most_common()),
+        timeliness={k: _rate(t.clock_met[k], t.clock_ended[k]) for k in CLOCKS},
+        reply_rate=_rate(t.replied, len(complaints)),
+        satisfaction=_rate(t.satisfied, t.answers),
+        average_score=round(sum(scores) / len(scores), 2) if scores else None,
+        reopen_rate=_rate(t.reopened, t.finished),
+        major=t.major,
+        over_level=t.over_level,
+        refunds_by_tier=refund_tiers,
+        surges=len(surges),
+        surges_by_level=dict(Counter(s.level for s in surges).most_common()),
+        sp_complaints=[
+            SpRate(
+                sp_code=sp,
+                complaints=n,
+                subscribers=settings.sp_subscribers.get(sp),
+                per_10000_users=(
+                    round(n * 10_000 / settings.sp_subscribers[sp], 2)
+                    if settings.sp_subscribers.get(sp)
+                    else None
+                ),
+            )
+            for sp, n in sps.most_common()
+        ],
+    )
+
+
+def to_csv(report: MonthlyReport) -> str:
+    """One `section,key,value` row per figure (spreadsheet-friendly)."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["section", "key", "value"])
+    w.writerow(["total", "complaints", report.complaints])
+    for section in ("by_category", "by_channel", "by_department", "by_status"):
+        for k, v in getattr(report, section).items():
+            w.writerow([section, k, v])
+    for clock, r in report.timeliness.items():
+        w.writerow(["timeliness", clock, "" if r.rate is None else r.rate])
+    for name in ("reply_rate", "satisfaction", "reopen_rate"):
+        r = getattr(report, name)
+        w.writerow(["rates", name, "" if r.rate is None else r.rate])
+    for tier in report.refunds_by_tier:
+        w.writerow(["refunds_count", tier.tier, tier.count])
+        w.writerow(["refunds_amount_fen", tier.tier, tier.amount_fen])
+    w.writerow(["surges", "total", report.surges])
+    for sp in report.sp_complaints:
+        w.writerow(
+            ["sp_per_10000", sp.sp_code, "" if sp.per_10000_users is None else sp.per_10000_users]
+        )
+    return out.getvalue()
+
+
+def _bars(title: str, data: Mapping[str, float], unit: str = "") -> str:
+    """A horizontal bar chart as inline SVG (no scripts, prints well)."""
+    if not data:
+        return f"<section><h2>{html.escape(title)}</h2><p>—</p></section>"
+    top = max(data.values()) or 1
+    rows = []
+    for i, (k, v) in enumerate(data.items()):
+        width = 360 * v / top
+        y = i * 26
+        rows.append(
+            f'<text x="0" y="{y + 16}">{html.escape(str(k))}</text>'
+            f'<rect x="150" y="{y + 4}" width="{width:.1f}" height="16" fill="#2b6cb0"/>'
+            f'<text x="{156 + width:.1f}" y="{y + 16}">{v:g}{unit}</text>'
+        )
+    height = 26 * len(data)
+    return (
+        f'<section><h2>{html.escape(title)}</h2><svg role="img" aria-label="{html.escape(title)}"'
+        f' width="600" height="{height}" font-size="13">{"".join(rows)}</svg></section>'
+    )
+
+
+def to_html(report: MonthlyReport) -> str:
+    pct = {k: round(100 * r.rate, 1) for k, r in report.timeliness.items() if r.rate is not None}
+    rates = {
+        name: r
+        for name, r in (
+            ("Reply rate 回复率", report.reply_rate),
+            ("Satisfaction 满意率", report.satisfaction),
+            ("Reopen rate 重开率", report.reopen_rate),
+        )
+    }
+    cards = "".join(
+        f'<div class="card"><b>{html.escape(n)}</b><span>'
+        f"{'—' if r.rate is None else f'{100 * r.rate:.1f}%'}</span>"
+        f"<small>{r.numerator}/{r.denominator}</small></div>"
+        for n, r in rates.items()
+    )
+    refunds: dict[str, float] = {t.tier: t.count for t in report.refunds_by_tier}
+    sp_rates: dict[str, float] = {s.sp_code: s.per_10000_users or 0 for s in report.sp_complaints}
+    return f"""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<title>Monthly complaint report {report.month}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 24px; color: #1a202c; }}
+.cards {{ display: flex; gap: 16px; flex-wrap: wrap; }}
+.card {{ border: 1px solid #cbd5e0; border-radius: 8px; padding: 12px 16px; min-width: 160px; }}
+.card b, .card span, .card small {{ display: block; }}
+.card span {{ font-size: 28px; }}
+section {{ margin-top: 24px; }}
+</style></head>
+<body>
+<h1>Monthly complaint report 投诉月度通报 — {report.month}</h1>
+<div class="cards">
+<div class="card"><b>Complaints 投诉量</b><span id="total">{report.complaints}</span>
+<small>major {report.major} · over-level {report.over_level}</small></div>
+{cards}
+<div class="card"><b>Surges 批量投诉</b><span>{report.surges}</span><small>&nbsp;</small></div>
+</div>
+{_bars("By category 按类别", dict(report.by_category))}
+{_bars("By channel 按渠道", dict(report.by_channel))}
+{_bars("By department 按部门", dict(report.by_department))}
+{_bars("By status 按状态", dict(report.by_status))}
+{_bars("Timeliness per clock 及时率", pct, "%")}
+{_bars("Refunds by tier 退费分级", refunds)}
+{_bars("SP complaints per 10,000 users", sp_rates)}
+</body></html>"""
+
+
+@router.get(
+    "/monthly",
+    response_model=MonthlyReport,
+    summary="Monthly report (通报): JSON, or CSV / HTML with format=",
+    responses={200: {"content": {"text/csv": {}, "text/html": {}}}},
+)
+async def monthly(
+    _: Managers,
+    rt: Annotated[Runtime, Depends(runtime)],
+    month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM, Asia/Shanghai")],
+    format: Literal["json", "csv", "html"] = "json",
+) -> Any:
+    report = await build_report(rt, month)
+    if format == "csv":
+        return Response(to_csv(report), media_type="text/csv; charset=utf-8")
+    if format == "html":
+        return HTMLResponse(to_html(report))
+    return report

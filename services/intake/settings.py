@@ -1,0 +1,37 @@
+"""Intake settings (env prefix INTAKE_)."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+DEV_PARTNER_SECRETS = {
+    # base64 of "dev-only-partner-secret-12300!!!" / "...-cca!!!!!": embedded default only
+    "miit_12300": "whsec_ZGV2LW9ubHktcGFydG5lci1zZWNyZXQtMTIzMDAhISE=",
+    "consumer_association": "whsec_ZGV2LW9ubHktcGFydG5lci1zZWNyZXQtY2NhISEhISE=",
+}
+
+
+class IntakeSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
+
+    service_name: str = "intake"
+    port: int = 8001
+    default_department: str = "frontdesk_10086"
+    """The accepting department when the caller's token names none (首问负责)."""
+    partner_secrets: dict[str, str] = Field(default_factory=lambda: dict(DEV_PARTNER_SECRETS))
+    """Partner id → its Standard Webhooks secret (`whsec_...`); INTAKE_PARTNER_SECRETS as JSON."""
+    sp_subscribers: dict[str, int] = Field(default_factory=dict)
+    """SP code → its subscriber count, for complaints per 10,000 users (INTAKE_SP_SUBSCRIBERS
+    as JSON); SPs not listed are reported without a rate."""
+    partner_timestamp_tolerance_s: int = 300
+    """How far a partner's `webhook-timestamp` may be from our clock."""
+
+    @model_validator(mode="after")
+    def _no_dev_partner_secrets_in_production(self) -> IntakeSettings:
+        dev = set(DEV_PARTNER_SECRETS.values())
+        if self.production and dev & set(self.partner_secrets.values()):
+            raise ValueError("production must not use the development partner secrets")
+        return self

@@ -1,0 +1,1 @@
+"""Notify: SMS and e-mail to customers, signed webhooks to partners."""

@@ -1,0 +1,242 @@
+"""The dispatcher: sends due notifications, each at most once, across restarts and replicas.
+
+Each tick reads a bounded batch of due rows by index, then in one transaction applies the
+contact policy (opt-out, quiet hours, rate limit) and claims the rows it will send with a
+compare-and-set (`WHERE status='pending' AND lease_until IS NULL`): another replica's claim
+of the same row matches nothing. Claimed rows are sent concurrently (the SMS transport
+windows its submits) and the outcomes written in one more transaction. A send that may have
+reached the gateway is never repeated: a claim that outlives its lease without an outcome
+(a crash mid-send) is marked failed rather than sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Update, select, update
+
+from services.notify import domain
+from services.notify.clock import Clock
+from services.notify.mail.transport import EmailTransport
+from services.notify.models import Notification, OptOut
+from services.notify.settings import NotifySettings
+from services.notify.sms import parts
+from services.notify.sms.transport import SendError, SmsTransport
+from shared.db import Database, UnitOfWork
+from shared.observability import record_notification
+from shared.scheduler import claim
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    channel: str
+    recipient: str
+    subject: str | None
+    body: str
+    attempts: int
+
+
+@dataclass
+class Outcome:
+    claimed: Claimed
+    provider_ids: list[str] = field(default_factory=list)
+    error: SendError | None = None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        settings: NotifySettings,
+        sms: SmsTransport,
+        email: EmailTransport,
+        clock: Clock,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.sms = sms
+        self.email = email
+        self.clock = clock
+        self.policy = settings.contact_policy()
+        self._in_flight = asyncio.Semaphore(max(settings.smpp_window * 4, 16))
+
+    async def tick(self, now: datetime | None = None) -> int:
+        """Send what is due now; returns how many due rows were handled."""
+        now = now or self.clock.now()
+        await self._expire_leases(now)
+        await parts.reconcile_orphans(self.db)
+        async with self.db.sessions() as session:
+            due = list(
+                (
+                    await session.scalars(
+                        select(Notification.id)
+                        .where(
+                            Notification.status == "pending",
+                            Notification.send_after <= now,
+                            Notification.lease_until.is_(None),
+                        )
+                        .order_by(Notification.send_after, Notification.id)
+                        .limit(self.settings.dispatch_batch)
+                    )
+                ).all()
+            )
+        if not due:
+            return 0
+        claimed = await self._claim(due, now)
+        outcomes = await asyncio.gather(*(self._send(c) for c in claimed))
+        if outcomes:
+            await self._record(list(outcomes), now)
+        return len(due)
+
+    async def _expire_leases(self, now: datetime) -> None:
+        expired = (Notification.status == "pending") & (Notification.lease_until < now)
+        async with self.db.sessions() as session:
+            if await session.scalar(select(Notification.id).where(expired).limit(1)) is None:
+                return  # the usual case: no write (and no SQLite write lock) per tick
+        async with self.db.uow() as uow:
+            await uow.session.execute(
+                update(Notification)
+                .where(expired)
+                .values(
+                    status="failed",
+                    lease_until=None,
+                    last_error="interrupted while sending; not re-sent to avoid a duplicate",
+                )
+            )
+            await uow.commit()
+
+    async def _claim(self, ids: list[int], now: datetime) -> list[Claimed]:
+        async with self.db.uow() as uow:
+            rows = list(
+                (
+                    await uow.session.scalars(
+                        select(Notification)
+                        .where(Notification.id.in_(ids))
+                        .order_by(Notification.id)
+                    )
+                ).all()
+            )
+            numbers = {r.recipient for r in rows if r.channel == "sms"}
+            opted = set(
+                (
+                    await uow.session.scalars(
+                        select(OptOut.msisdn).where(OptOut.msisdn.in_(numbers))
+                    )
+                ).all()
+            )
+            recent = await self._recent_sends(uow, numbers, now)
+            to_send: dict[int, Claimed] = {}
+            for row in rows:
+                decision = domain.decide(
+                    now=now,
+                    channel=row.channel,
+                    urgent=row.urgent,
+                    required=row.required,
+                    opted_out=row.recipient in opted,
+                    recent_sends=recent[row.recipient],
+                    policy=self.policy,
+                )
+                if decision.action == "send":
+                    to_send[row.id] = Claimed(
+                        row.id, row.channel, row.recipient, row.subject, row.body, row.attempts + 1
+                    )
+                    recent[row.recipient].append(now)
+                else:
+                    await self._hold(uow, row.id, decision)
+            won = await self._lease(uow, list(to_send), now)
+            await uow.commit()
+        return [to_send[i] for i in sorted(won)]
+
+    async def _recent_sends(
+        self, uow: UnitOfWork, numbers: set[str], now: datetime
+    ) -> dict[str, list[datetime]]:
+        since = now - timedelta(seconds=self.policy.rate_limit_window_s)
+        recent: dict[str, list[datetime]] = defaultdict(list)
+        if numbers:
+            sent = await uow.session.execute(
+                select(Notification.recipient, Notification.sent_at).where(
+                    Notification.recipient.in_(numbers),
+                    Notification.channel == "sms",
+                    Notification.sent_at > since,
+                )
+            )
+            for recipient, sent_at in sent.all():
+                if sent_at is not None:
+                    recent[recipient].append(sent_at)
+        return recent
+
+    @staticmethod
+    def _free(*ids: int) -> Update:
+        """Rows still pending and held by no dispatcher (the compare-and-set condition)."""
+        return update(Notification).where(
+            Notification.id.in_(ids),
+            Notification.status == "pending",
+            Notification.lease_until.is_(None),
+        )
+
+    async def _hold(self, uow: UnitOfWork, row_id: int, decision: domain.SendDecision) -> None:
+        free = self._free(row_id)
+        if decision.action == "suppress":
+            await claim(uow, free.values(status="suppressed", last_error=decision.reason))
+        else:
+            await claim(uow, free.values(send_after=decision.until, last_error=decision.reason))
+
+    async def _lease(self, uow: UnitOfWork, ids: list[int], now: datetime) -> set[int]:
+        """Claim the rows to send in one UPDATE; RETURNING names the ones this replica won."""
+        if not ids:
+            return set()
+        lease = now + timedelta(seconds=self.settings.send_lease_s)
+        result = await uow.session.execute(
+            self._free(*ids)
+            .values(lease_until=lease, attempts=Notification.attempts + 1)
+            .returning(Notification.id)
+            .execution_options(synchronize_session=False)
+        )
+        return set(result.scalars())
+
+    async def _send(self, c: Claimed) -> Outcome:
+        async with self._in_flight:
+            try:
+                if c.channel == "sms":
+                    return Outcome(c, await self.sms.send(c.recipient, c.body))
+                return Outcome(c, [await self.email.send(c.recipient, c.subject or "", c.body)])
+            except SendError as exc:
+                return Outcome(c, list(exc.accepted_ids), exc)
+            except Exception as exc:  # a transport bug must not strand the row in its lease
+                log.exception("sending notification %s failed", c.id)
+                return Outcome(c, [], SendError(f"{type(exc).__name__}: {exc}", retryable=False))
+
+    async def _record(self, outcomes: list[Outcome], now: datetime) -> None:
+        s = self.settings
+        async with self.db.uow() as uow:
+            ids = [o.claimed.id for o in outcomes]
+            rows = await uow.session.scalars(select(Notification).where(Notification.id.in_(ids)))
+            loaded = {n.id: n for n in rows}
+            for o in outcomes:
+                n = loaded.get(o.claimed.id)
+                if n is None:
+                    continue
+                n.lease_until = None
+                if o.provider_ids:
+                    n.provider_message_id = o.provider_ids[0]
+                    n.sent_at = now
+                if o.error is None:
+                    n.status, n.last_error = "sent", None
+                elif o.error.retryable and o.claimed.attempts < s.send_max_attempts:
+                    n.last_error = str(o.error)
+                    delay = domain.retry_delay_s(o.claimed.attempts, s.send_retry_base_s)
+                    n.send_after = now + timedelta(seconds=delay)
+                else:
+                    n.status, n.last_error = "failed", str(o.error)
+                if o.claimed.channel == "sms" and o.provider_ids:
+                    await parts.record_submitted(uow, n, o.provider_ids)
+            await uow.commit()
+        for o in outcomes:
+            record_notification(o.claimed.channel, "sent" if o.error is None else "failed")

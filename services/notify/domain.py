@@ -1,0 +1,121 @@
+"""Notify rules: quiet hours, the per-customer rate limit, survey replies, how values read in
+Chinese. No I/O."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+CLOCK_NAMES = {
+    "acceptance": "受理",
+    "first_reply": "首次答复",
+    "resolution": "办结",
+    "regulator": "监管答复",
+}
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """A daily window (local time) in which non-urgent customer SMS wait; may span midnight."""
+
+    start: time
+    end: time
+    timezone: str = "Asia/Shanghai"
+
+    def until(self, now: datetime) -> datetime | None:
+        """The end of the quiet window `now` falls in (UTC), or None outside quiet hours."""
+        if self.start == self.end:
+            return None
+        tz = ZoneInfo(self.timezone)
+        local = now.astimezone(tz)
+        t = local.timetz().replace(tzinfo=None)
+        if self.start < self.end:
+            inside = self.start <= t < self.end
+            end_day = local.date()
+        else:
+            inside = t >= self.start or t < self.end
+            end_day = local.date() + timedelta(days=1) if t >= self.start else local.date()
+        if not inside:
+            return None
+        return datetime.combine(end_day, self.end, tzinfo=tz).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class ContactPolicy:
+    quiet: QuietHours
+    rate_limit_count: int
+    rate_limit_window_s: int
+
+    def rate_limited_until(
+        self, now: datetime, recent_sends: Iterable[datetime]
+    ) -> datetime | None:
+        """When the next SMS may go if the customer already had the limit within the window."""
+        window = timedelta(seconds=self.rate_limit_window_s)
+        inside = sorted(t for t in recent_sends if t > now - window)
+        if len(inside) < self.rate_limit_count:
+            return None
+        return inside[-self.rate_limit_count] + window
+
+
+@dataclass(frozen=True)
+class SendDecision:
+    """What the dispatcher does with a due notification now."""
+
+    action: str  # "send" | "defer" | "suppress"
+    until: datetime | None = None
+    reason: str | None = None
+
+
+def decide(
+    *,
+    now: datetime,
+    channel: str,
+    urgent: bool,
+    required: bool,
+    opted_out: bool,
+    recent_sends: Iterable[datetime],
+    policy: ContactPolicy,
+) -> SendDecision:
+    """Opt-out (unless the rules require the message), quiet hours and rate limit (unless
+    urgent) for customer SMS; internal e-mail always goes."""
+    if channel != "sms":
+        return SendDecision("send")
+    if opted_out and not required:
+        return SendDecision("suppress", reason="customer opted out")
+    if urgent:
+        return SendDecision("send")
+    if (quiet_end := policy.quiet.until(now)) is not None:
+        return SendDecision("defer", quiet_end, "quiet hours")
+    if (free_at := policy.rate_limited_until(now, recent_sends)) is not None:
+        return SendDecision("defer", free_at, "rate limit")
+    return SendDecision("send")
+
+
+def parse_survey_reply(text: str) -> bool | None:
+    """'1' satisfied, '2' not satisfied (full-width digits and spaces allowed); else None."""
+    answer = unicodedata.normalize("NFKC", text).strip().rstrip("。.!！")
+    return {"1": True, "2": False}.get(answer)
+
+
+def local_time_text(at: datetime, timezone: str = "Asia/Shanghai") -> str:
+    """11月23日 15:00 (local time, for customer text)."""
+    local = at.astimezone(ZoneInfo(timezone))
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def yuan(fen: int) -> str:
+    """15050 -> '150.50'."""
+    whole, part = divmod(abs(fen), 100)
+    return f"{'-' if fen < 0 else ''}{whole}.{part:02d}"
+
+
+def clock_name(name: str) -> str:
+    return CLOCK_NAMES.get(name, name)
+
+
+def retry_delay_s(attempts: int, base_s: float) -> float:
+    """Backoff between send attempts of one notification: base, 2x, 4x ... capped at 1 h."""
+    return float(min(base_s * 2 ** max(attempts - 1, 0), 3600.0))

@@ -1,0 +1,189 @@
+"""Customer use cases: what each event makes us tell the customer by SMS, and what notify
+keeps about each ticket to do so. Recorded (pending) in the consuming transaction; the
+dispatcher sends later.
+
+The registration SMS carries the complaint number and the promised times, which come from the
+SLA service (SlaClocksStarted). It is recorded when TicketReceived arrives, held for up to
+`registration_wait_for_clocks_s`, filled in and released when the clocks arrive (in either
+order), and sent without the times if they are late."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from services.notify import domain
+from services.notify.models import Notification, TicketContact
+from services.notify.recording import contact, record
+from services.notify.settings import NotifySettings
+from services.notify.templates import template
+from shared.cloudevents import Envelope
+from shared.db import UnitOfWork, utcnow
+from shared.events import (
+    RefundApproved,
+    RefundPaid,
+    SlaClocksStarted,
+    SurgeResolved,
+    TicketAssigned,
+    TicketClassified,
+    TicketReceived,
+    TicketStatusChanged,
+)
+
+log = logging.getLogger(__name__)
+STATUS_TEMPLATES = {
+    "accepted": "ticket_accepted",
+    "replied": "ticket_first_reply",
+    "resolved": "ticket_resolved",
+    "reopened": "ticket_reopened",
+}
+PROMISED = ("acceptance", "first_reply", "resolution")
+
+
+class Notify:
+    """The customer-facing handlers."""
+
+    def __init__(self, settings: NotifySettings) -> None:
+        self.settings = settings
+
+    def _times(self, clocks: dict[str, str] | None) -> dict[str, str] | None:
+        if not clocks or not all(name in clocks for name in PROMISED):
+            return None
+        tz = self.settings.timezone
+        return {
+            f"{name}_due": domain.local_time_text(datetime.fromisoformat(clocks[name]), tz)
+            for name in PROMISED
+        }
+
+    # --- the customer's complaint ------------------------------------------------------------
+    async def ticket_received(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        """投诉编码 by SMS; with the promised times if the clocks are known already, otherwise
+        held (up to `registration_wait_for_clocks_s`) for SlaClocksStarted to fill them in."""
+        event = envelope.event
+        assert isinstance(event, TicketReceived)
+        row = await contact(uow, event.ticket_no)
+        row.msisdn, row.msisdn_masked = event.msisdn, event.msisdn_masked
+        row.channel, row.status = event.channel, row.status or "received"
+        times = self._times(row.clocks)
+        wait = timedelta(seconds=self.settings.registration_wait_for_clocks_s)
+        await record(
+            uow,
+            envelope,
+            "ticket_registered",
+            event.msisdn,
+            {"ticket_no": event.ticket_no, **(times or {})},
+            ticket_no=event.ticket_no,
+            alternate=times is None,
+            send_after=utcnow() + (wait if times is None else timedelta(0)),
+        )
+
+    async def sla_clocks_started(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        event = envelope.event
+        assert isinstance(event, SlaClocksStarted)
+        row = await contact(uow, event.ticket_no)
+        row.clocks = {c.name: c.due_at.isoformat() for c in event.clocks}
+        times = self._times(row.clocks)
+        if times is None:
+            return
+        # Compare-and-set: only a message no dispatcher has touched yet gets the times.
+        body = template("ticket_registered").render({"ticket_no": event.ticket_no, **times}).body
+        await uow.session.execute(
+            update(Notification)
+            .where(
+                Notification.ticket_no == event.ticket_no,
+                Notification.template == "ticket_registered",
+                Notification.status == "pending",
+                Notification.attempts == 0,
+                Notification.lease_until.is_(None),
+            )
+            .values(body=body, send_after=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+    async def ticket_classified(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        event = envelope.event
+        assert isinstance(event, TicketClassified)
+        row = await contact(uow, event.ticket_no)
+        row.category, row.severity = event.category, event.severity
+
+    async def ticket_assigned(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        event = envelope.event
+        assert isinstance(event, TicketAssigned)
+        row = await contact(uow, event.ticket_no)
+        row.handler_department = event.handler_department
+
+    async def ticket_status_changed(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        event = envelope.event
+        assert isinstance(event, TicketStatusChanged)
+        row = await contact(uow, event.ticket_no)
+        row.status = event.to_status
+        name = STATUS_TEMPLATES.get(event.to_status)
+        if event.to_status == "resolved":
+            row.survey_open, row.resolved_at = True, event.changed_at
+        elif event.to_status in ("reopened", "closed", "cancelled"):
+            row.survey_open = False
+        if name == "ticket_first_reply":
+            if row.first_reply_sent:
+                return
+            row.first_reply_sent = True
+        if name is not None:
+            await self._to_customer(uow, envelope, row, name, {})
+
+    async def _to_customer(
+        self,
+        uow: UnitOfWork,
+        envelope: Envelope,
+        row: TicketContact,
+        name: str,
+        values: dict[str, str],
+    ) -> None:
+        if row.msisdn is None:
+            log.warning("%s: no customer number known for %s; not sent", name, row.ticket_no)
+            return
+        await record(
+            uow,
+            envelope,
+            name,
+            row.msisdn,
+            {"ticket_no": row.ticket_no, **values},
+            ticket_no=row.ticket_no,
+        )
+
+    # --- refunds and surges ------------------------------------------------------------------
+    async def refund_approved(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        event = envelope.event
+        assert isinstance(event, RefundApproved)
+        row = await contact(uow, event.ticket_no)
+        values = {"amount_yuan": domain.yuan(event.amount_fen)}
+        await self._to_customer(uow, envelope, row, "refund_approved", values)
+
+    async def refund_paid(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        event = envelope.event
+        assert isinstance(event, RefundPaid)
+        row = await contact(uow, event.ticket_no)
+        values = {"amount_yuan": domain.yuan(event.amount_fen)}
+        await self._to_customer(uow, envelope, row, "refund_paid", values)
+
+    async def surge_resolved(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        """One coordinated message per customer, however many of the surge's tickets are
+        theirs (it names their first complaint)."""
+        event = envelope.event
+        assert isinstance(event, SurgeResolved)
+        tickets = sorted(set(event.tickets) | {event.ticket_no})
+        rows = (
+            await uow.session.scalars(
+                select(TicketContact)
+                .where(TicketContact.ticket_no.in_(tickets), TicketContact.msisdn.is_not(None))
+                .order_by(TicketContact.ticket_no)
+            )
+        ).all()
+        first_per_customer: dict[str, TicketContact] = {}
+        for row in rows:
+            assert row.msisdn is not None
+            first_per_customer.setdefault(row.msisdn, row)
+        for row in first_per_customer.values():
+            await self._to_customer(
+                uow, envelope, row, "surge_resolved", {"resolution": event.resolution}
+            )

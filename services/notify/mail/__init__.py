@@ -1,0 +1,1 @@
+"""E-mail over SMTP (aiosmtplib) and a local aiosmtpd sink."""

@@ -1,0 +1,98 @@
+"""Internal e-mail use cases: SLA warnings and breaches to the handler department and the
+supervisor, escalations, and the fixed progress notice to the complaining department."""
+
+from __future__ import annotations
+
+from services.notify import domain
+from services.notify.models import TicketContact
+from services.notify.recording import contact, record
+from services.notify.settings import NotifySettings
+from shared.cloudevents import Envelope
+from shared.db import UnitOfWork
+from shared.events import ProgressNoticeDue, SlaBreached, SlaWarning, TicketEscalated
+
+
+class StaffMail:
+    """The department- and supervisor-facing handlers."""
+
+    def __init__(self, settings: NotifySettings) -> None:
+        self.settings = settings
+
+    async def _to_staff(
+        self,
+        uow: UnitOfWork,
+        envelope: Envelope,
+        name: str,
+        recipients: list[str],
+        values: dict[str, str],
+    ) -> None:
+        for address in dict.fromkeys(recipients):
+            await record(uow, envelope, name, address, values, ticket_no=values["ticket_no"])
+
+    def _handler_and_supervisor(self, row: TicketContact, handler: str | None) -> list[str]:
+        s = self.settings
+        addresses = []
+        if handler or row.handler_department:
+            addresses.append(s.department_email(handler or row.handler_department or ""))
+        if row.supervisor:
+            addresses.append(s.staff_email(row.supervisor))
+        return addresses or [s.ops_email]
+
+    async def sla_warning(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        event = envelope.event
+        assert isinstance(event, SlaWarning)
+        row = await contact(uow, event.ticket_no)
+        handler = event.handler_department or row.handler_department
+        values = {
+            "ticket_no": event.ticket_no,
+            "clock": domain.clock_name(event.clock),
+            "due_at": domain.local_time_text(event.due_at, self.settings.timezone),
+            "threshold": event.threshold,
+            "handler_department": handler or "未分派",
+        }
+        recipients = self._handler_and_supervisor(row, handler)
+        await self._to_staff(uow, envelope, "sla_warning", recipients, values)
+
+    async def sla_breached(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        event = envelope.event
+        assert isinstance(event, SlaBreached)
+        row = await contact(uow, event.ticket_no)
+        handler = event.handler_department or row.handler_department
+        values = {
+            "ticket_no": event.ticket_no,
+            "clock": domain.clock_name(event.clock),
+            "due_at": domain.local_time_text(event.due_at, self.settings.timezone),
+            "handler_department": handler or "未分派",
+        }
+        recipients = self._handler_and_supervisor(row, handler)
+        await self._to_staff(uow, envelope, "sla_breached", recipients, values)
+
+    async def ticket_escalated(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        event = envelope.event
+        assert isinstance(event, TicketEscalated)
+        row = await contact(uow, event.ticket_no)
+        row.supervisor, row.handler_department = event.supervisor, event.handler_department
+        values = {
+            "ticket_no": event.ticket_no,
+            "supervisor": event.supervisor,
+            "trigger": event.trigger,
+            "reason": event.reason,
+            "handler_department": event.handler_department,
+            "escalated_at": domain.local_time_text(event.escalated_at, self.settings.timezone),
+        }
+        recipients = self._handler_and_supervisor(row, event.handler_department)
+        await self._to_staff(uow, envelope, "ticket_escalated", recipients, values)
+
+    async def progress_notice_due(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        """The fixed progress template to the complaining (owner) department."""
+        event = envelope.event
+        assert isinstance(event, ProgressNoticeDue)
+        values = {
+            "ticket_no": event.ticket_no,
+            "owner_department": event.owner_department,
+            "handler_department": event.handler_department,
+            "days_open": str(event.days_open),
+            "due_at": domain.local_time_text(event.due_at, self.settings.timezone),
+        }
+        recipients = [self.settings.department_email(event.owner_department)]
+        await self._to_staff(uow, envelope, "progress_notice", recipients, values)

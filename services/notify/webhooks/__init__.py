@@ -1,0 +1,1 @@
+"""Partner webhooks (Standard Webhooks) and the TMF621 hub."""

@@ -1,0 +1,167 @@
+"""What partners may subscribe to, and the bodies they receive: Standard Webhooks payloads
+(`type`, `timestamp`, `data`) and TMF621 event bodies. MSISDNs never leave unmasked."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from services.notify.models import TicketContact
+from shared.cloudevents import Envelope
+from shared.events import (
+    Event,
+    RefundApproved,
+    RefundPaid,
+    SlaBreached,
+    SlaWarning,
+    SurgeResolved,
+    TicketClassified,
+    TicketEscalated,
+    TicketReceived,
+    TicketStatusChanged,
+)
+from shared.phone import mask_msisdn
+
+PARTNER_EVENTS: dict[type[Event], str] = {
+    TicketReceived: "ticket.received",
+    TicketClassified: "ticket.classified",
+    TicketStatusChanged: "ticket.status_changed",
+    TicketEscalated: "ticket.escalated",
+    SlaWarning: "sla.warning",
+    SlaBreached: "sla.breached",
+    RefundApproved: "refund.approved",
+    RefundPaid: "refund.paid",
+    SurgeResolved: "surge.resolved",
+}
+EVENT_TYPES = tuple(sorted(PARTNER_EVENTS.values()))
+TMF_EVENT_TYPES = (
+    "TroubleTicketCreateEvent",
+    "TroubleTicketStatusChangeEvent",
+    "TroubleTicketAttributeValueChangeEvent",
+    "TroubleTicketResolvedEvent",
+)
+TMF_BASE = "/tmf-api/troubleTicket/v4/troubleTicket"
+TO_TMF_STATUS = {
+    "received": "acknowledged",
+    "accepted": "acknowledged",
+    "in_progress": "inProgress",
+    "replied": "inProgress",
+    "reopened": "inProgress",
+    "pending": "pending",
+    "resolved": "resolved",
+    "closed": "closed",
+    "cancelled": "cancelled",
+}
+SEVERITY_TO_TMF = {"urgent": "critical", "major": "major", "normal": "minor"}
+_MOBILE = re.compile(r"(?<!\d)(?:\+?86)?(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+
+
+def partner_type(event: Event) -> str | None:
+    return PARTNER_EVENTS.get(type(event))
+
+
+def mask(value: Any) -> Any:
+    """Drop raw MSISDN fields and mask any mobile number inside text."""
+    if isinstance(value, dict):
+        return {
+            k: mask(v) if k != "msisdn" else mask_msisdn(v)
+            for k, v in value.items()
+            if not (k == "msisdn" and "msisdn_masked" in value)
+        }
+    if isinstance(value, list):
+        return [mask(v) for v in value]
+    if isinstance(value, str):
+        return _MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", value)
+    return value
+
+
+def standard_payload(envelope: Envelope, type_name: str) -> dict[str, Any]:
+    return {
+        "type": type_name,
+        "timestamp": envelope.time.isoformat(),
+        "data": mask({"event_id": envelope.id, **envelope.event.model_dump(mode="json")}),
+    }
+
+
+# --- TMF621 ---------------------------------------------------------------------------------
+def _ticket(ticket_no: str, **fields: Any) -> dict[str, Any]:
+    body = {"id": ticket_no, "href": f"{TMF_BASE}/{ticket_no}", "@type": "TroubleTicket"}
+    body.update({k: v for k, v in fields.items() if v is not None})
+    return body
+
+
+def _event(
+    envelope: Envelope, event_type: str, ticket: dict[str, Any], **extra: Any
+) -> tuple[str, dict[str, Any]]:
+    return event_type, {
+        "eventId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{envelope.id}/{event_type}")),
+        "eventTime": envelope.time.isoformat(),
+        "eventType": event_type,
+        "@type": event_type,
+        "domain": "troubleTicket",
+        **extra,
+        "event": {"troubleTicket": mask(ticket)},
+    }
+
+
+def tmf_events(envelope: Envelope, row: TicketContact | None) -> list[tuple[str, dict[str, Any]]]:
+    """The TMF621 notifications an event makes (type, body); none for events TMF lacks."""
+    event = envelope.event
+    severity = SEVERITY_TO_TMF.get(row.severity or "") if row else None
+    ticket_type = row.category if row else None
+    if isinstance(event, TicketReceived):
+        ticket = _ticket(
+            event.ticket_no,
+            status="acknowledged",
+            description=event.description,
+            creationDate=event.received_at.isoformat(),
+            channel={"name": event.channel},
+            relatedParty=[
+                {"id": event.msisdn_masked, "role": "customer", "@referredType": "Individual"}
+            ],
+        )
+        return [_event(envelope, "TroubleTicketCreateEvent", ticket)]
+    if isinstance(event, TicketClassified):
+        ticket = _ticket(
+            event.ticket_no,
+            ticketType=event.category,
+            severity=SEVERITY_TO_TMF.get(event.severity, event.severity),
+        )
+        return [
+            _event(
+                envelope,
+                "TroubleTicketAttributeValueChangeEvent",
+                ticket,
+                fieldPath="ticketType,severity",
+            )
+        ]
+    if isinstance(event, TicketStatusChanged):
+        status = TO_TMF_STATUS.get(event.to_status, event.to_status)
+        common = {"ticketType": ticket_type, "severity": severity, "status": status}
+        changed = _ticket(
+            event.ticket_no,
+            **common,
+            statusChangeReason=event.reason,
+            statusChangeDate=event.changed_at.isoformat(),
+            statusChange=[
+                {
+                    "status": status,
+                    "changeDate": event.changed_at.isoformat(),
+                    "changeReason": event.reason,
+                }
+            ],
+        )
+        out = [_event(envelope, "TroubleTicketStatusChangeEvent", changed)]
+        if event.to_status == "resolved":
+            resolved = _ticket(
+                event.ticket_no, **common, resolutionDate=event.changed_at.isoformat()
+            )
+            out.append(_event(envelope, "TroubleTicketResolvedEvent", resolved))
+        return out
+    return []
+
+
+def tmf_listener_path(event_type: str) -> str:
+    """TMF621's listener resource under the registered callback: /listener/troubleTicket..."""
+    return f"/listener/{event_type[0].lower()}{event_type[1:]}"

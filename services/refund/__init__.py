@@ -1,0 +1,1 @@
+"""Refund: authority limits, approvals, SP disputes and an audit trail."""

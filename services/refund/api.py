@@ -1,0 +1,239 @@
+"""Refund HTTP API: request, decide, pay, read, audit. Routes parse, call a handler, shape."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+from sqlalchemy import select
+
+from services.refund import audit_log, domain, handlers
+from services.refund.commands import DecideRefund, RecordPayout, RequestRefund
+from services.refund.deps import (
+    Auditor,
+    Billing,
+    Reader,
+    Requester,
+    Rt,
+    Rules,
+    actor,
+    amount_fen,
+    retrying,
+    write_once,
+)
+from services.refund.domain import RefundStatus
+from services.refund.models import Refund, TicketView
+from services.refund.schemas import (
+    ApproveBody,
+    AuditEntryRead,
+    AuditVerification,
+    Eligibility,
+    PaidBody,
+    RefundCreate,
+    RefundPage,
+    RefundRead,
+    RejectBody,
+)
+from shared.db import UnitOfWork, utcnow
+from shared.errors import PROBLEM_RESPONSES, Problem, field_error
+from shared.idempotency import Created, request_fingerprint
+from shared.service import Runtime
+
+router = APIRouter(prefix="/v1/refunds", tags=["refunds"], responses=PROBLEM_RESPONSES)
+
+
+async def _read(rt: Runtime, refund_id: str) -> RefundRead:
+    async with rt.db.sessions() as session:
+        refund = await session.get(Refund, refund_id)
+    if refund is None:
+        raise Problem(404, "Not Found", f"no refund {refund_id}")
+    return RefundRead.model_validate(refund)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=RefundRead,
+    summary="Request a refund: approved at once within your authority, else pending",
+)
+async def request_refund(
+    body: RefundCreate,
+    principal: Requester,
+    rt: Rt,
+    rules: Rules,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> RefundRead:
+    """The complaint's total (approved, paid and pending refunds plus this one; a double
+    refund counts twice) decides who may approve. A retry with the same `Idempotency-Key`
+    and body returns the original refund."""
+    cmd = RequestRefund(
+        ticket_no=body.ticket_no,
+        amount_fen=amount_fen(body.amount, "amount", rules),
+        kind=body.kind,
+        reason=body.reason,
+        actor=actor(principal),
+    )
+
+    async def create(uow: UnitOfWork) -> Created:
+        refund = await handlers.request_refund(uow, cmd, rules, utcnow())
+        return Created(refund.id, replayed=False)
+
+    async def attempt() -> Created:
+        return await rt.idempotent.run(
+            scope=f"refunds:{principal.sub}",
+            key=idempotency_key,
+            fingerprint=request_fingerprint(body.model_dump(mode="json")),
+            create=create,
+        )
+
+    created = await retrying(f"complaint {body.ticket_no}", attempt)
+    if created.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"/v1/refunds/{created.resource_id}"
+    return await _read(rt, created.resource_id)
+
+
+def _cursor(refund_id: str) -> str:
+    return base64.urlsafe_b64encode(refund_id.encode()).decode()
+
+
+def _uncursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise field_error("cursor", "malformed") from exc
+
+
+@router.get("", response_model=RefundPage, summary="List refunds, oldest first")
+async def list_refunds(
+    _: Reader,
+    rt: Rt,
+    ticket_no: Annotated[str | None, Query(max_length=32)] = None,
+    status: RefundStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> RefundPage:
+    query = select(Refund).order_by(Refund.id).limit(limit + 1)
+    if ticket_no is not None:
+        query = query.where(Refund.ticket_no == ticket_no)
+    if status is not None:
+        query = query.where(Refund.status == status.value)
+    if cursor is not None:
+        query = query.where(Refund.id > _uncursor(cursor))
+    async with rt.db.sessions() as session:
+        rows = list((await session.scalars(query)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return RefundPage(
+        items=[RefundRead.model_validate(r) for r in rows],
+        next_cursor=_cursor(rows[-1].id) if more else None,
+    )
+
+
+@router.get(
+    "/audit/verify",
+    response_model=AuditVerification,
+    summary="Verify the whole audit chain: ok, or the first entry that was changed or removed",
+)
+async def verify_audit(_: Auditor, rt: Rt, rules: Rules) -> AuditVerification:
+    async with rt.db.sessions() as session:
+        result, head_seq = await audit_log.verify_chain(session, key=rules.audit_key)
+    return AuditVerification(
+        ok=result.ok,
+        checked=result.checked,
+        head_seq=head_seq,
+        head_hash=result.head_hash,
+        first_bad_seq=result.first_bad_seq,
+        defect=None if result.defect is None else result.defect.value,
+        detail=result.detail,
+    )
+
+
+@router.get(
+    "/tickets/{ticket_no}/eligibility",
+    response_model=Eligibility,
+    summary="Whether a refund may be requested on a complaint",
+)
+async def eligibility(ticket_no: str, _: Reader, rt: Rt) -> Eligibility:
+    async with rt.db.sessions() as session:
+        view = await session.get(TicketView, ticket_no)
+    if view is None:
+        raise Problem(404, "Not Found", f"no complaint {ticket_no} is known to refund")
+    return Eligibility(
+        ticket_no=ticket_no,
+        ticket_status=view.status,
+        user_type=view.user_type,
+        refundable=domain.refundable(view.status),
+    )
+
+
+@router.get("/{refund_id}", response_model=RefundRead, summary="One refund")
+async def get_refund(refund_id: str, _: Reader, rt: Rt) -> RefundRead:
+    return await _read(rt, refund_id)
+
+
+@router.get(
+    "/{refund_id}/audit",
+    response_model=list[AuditEntryRead],
+    summary="The refund's audit entries (who, role, when, amount, before/after, why)",
+)
+async def refund_audit(refund_id: str, _: Reader, rt: Rt) -> list[AuditEntryRead]:
+    async with rt.db.sessions() as session:
+        if await session.get(Refund, refund_id) is None:
+            raise Problem(404, "Not Found", f"no refund {refund_id}")
+        rows = await audit_log.entries_of(session, refund_id)
+    return [AuditEntryRead.model_validate(r) for r in rows]
+
+
+@router.post(
+    "/{refund_id}/approve",
+    response_model=RefundRead,
+    summary="Approve a pending refund (403 names the role needed; never its requester)",
+)
+async def approve(
+    refund_id: str, principal: Requester, rt: Rt, rules: Rules, body: ApproveBody | None = None
+) -> RefundRead:
+    cmd = DecideRefund(refund_id, actor(principal), body.comment if body else None)
+
+    async def work(uow: UnitOfWork) -> Refund:
+        return await handlers.approve_refund(uow, cmd, rules, utcnow())
+
+    return RefundRead.model_validate(await write_once(rt, f"refund {refund_id}", work))
+
+
+@router.post(
+    "/{refund_id}/reject",
+    response_model=RefundRead,
+    summary="Reject a pending refund (same authority as approving it)",
+)
+async def reject(
+    refund_id: str, body: RejectBody, principal: Requester, rt: Rt, rules: Rules
+) -> RefundRead:
+    cmd = DecideRefund(refund_id, actor(principal), body.reason)
+
+    async def work(uow: UnitOfWork) -> Refund:
+        return await handlers.reject_refund(uow, cmd, rules, utcnow())
+
+    return RefundRead.model_validate(await write_once(rt, f"refund {refund_id}", work))
+
+
+@router.post(
+    "/{refund_id}/paid",
+    response_model=RefundRead,
+    summary="Record the payout (billing; the same billing_ref again returns the same result)",
+)
+async def paid(
+    refund_id: str, body: PaidBody, principal: Billing, rt: Rt, rules: Rules
+) -> RefundRead:
+    cmd = RecordPayout(refund_id, body.billing_ref, actor(principal))
+
+    async def attempt() -> Refund:
+        async with rt.db.uow() as uow:
+            refund = await handlers.record_payout(uow, cmd, rules, utcnow())
+            await uow.commit()
+            return refund
+
+    return RefundRead.model_validate(await retrying(f"refund {refund_id}", attempt))

@@ -1,0 +1,64 @@
+"""Commands: what a caller asks the refund use cases to do (imperative names)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.refund.authority import RefundKind
+from services.refund.domain import SYSTEM_ACTOR
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a member of staff from the token, or the system (no roles)."""
+
+    id: str
+    roles: frozenset[str] = frozenset()
+
+
+SYSTEM = Actor(SYSTEM_ACTOR)
+
+
+@dataclass(frozen=True)
+class RequestRefund:
+    ticket_no: str
+    amount_fen: int
+    kind: RefundKind
+    reason: str
+    actor: Actor
+    refund_id: str | None = None
+    dispute_id: str | None = None
+    """Set for the provisional refund of an SP dispute (the complaint may be closed by then)."""
+
+
+@dataclass(frozen=True)
+class DecideRefund:
+    """Approve (note = comment) or reject (note = reason) a pending refund."""
+
+    refund_id: str
+    actor: Actor
+    note: str | None
+
+
+@dataclass(frozen=True)
+class RecordPayout:
+    refund_id: str
+    billing_ref: str
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class OpenSpDispute:
+    ticket_no: str
+    sp_code: str
+    charge_amount_fen: int
+    reason: str
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class RecordSpProof:
+    dispute_id: str
+    proof_ref: str
+    note: str | None
+    actor: Actor

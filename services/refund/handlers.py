@@ -1,0 +1,323 @@
+"""Refund use cases: the complaint projection, request, approve, reject, payout.
+
+Each takes a unit of work and stages its changes, events and audit entry there; the caller
+commits. Rule breaks surface as problem+json (404, 409, 403 naming the role, 422)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from services.refund import domain
+from services.refund.audit_log import record, snapshot
+from services.refund.authority import (
+    AuthorityError,
+    FieldError,
+    FourEyesViolation,
+    authority_role,
+    check_approval,
+    complaint_total,
+    decide_on_request,
+)
+from services.refund.commands import DecideRefund, RecordPayout, RequestRefund
+from services.refund.domain import RefundStatus
+from services.refund.models import ComplaintLedger, Refund, TicketView
+from services.refund.settings import RefundRules
+from shared.cloudevents import Envelope
+from shared.db import UnitOfWork
+from shared.errors import Problem, field_error
+from shared.events import (
+    RefundApproved,
+    RefundPaid,
+    RefundRejected,
+    RefundRequested,
+    TicketReceived,
+    TicketStatusChanged,
+)
+
+
+# --- consumed ticket events ---------------------------------------------------------------
+async def ticket_received(uow: UnitOfWork, envelope: Envelope) -> None:
+    """Learn of a complaint and its customer's user type (prepaid matters at the front line)."""
+    event = envelope.event
+    assert isinstance(event, TicketReceived)
+    view = await uow.session.get(TicketView, event.ticket_no)
+    if view is None:
+        uow.session.add(
+            TicketView(
+                ticket_no=event.ticket_no,
+                status="received",
+                user_type=event.user_type,
+                received_at=event.received_at,
+            )
+        )
+    else:
+        view.user_type = event.user_type
+
+
+async def ticket_status_changed(uow: UnitOfWork, envelope: Envelope) -> None:
+    """Follow the complaint's status: closed and cancelled complaints take no refunds."""
+    event = envelope.event
+    assert isinstance(event, TicketStatusChanged)
+    view = await uow.session.get(TicketView, event.ticket_no)
+    if view is None:
+        uow.session.add(
+            TicketView(
+                ticket_no=event.ticket_no,
+                status=event.to_status,
+                user_type=None,
+                received_at=event.changed_at,
+            )
+        )
+    else:
+        view.status = event.to_status
+
+
+# --- helpers ------------------------------------------------------------------------------
+async def known_ticket(uow: UnitOfWork, ticket_no: str, *, must_be_open: bool = True) -> TicketView:
+    """The complaint as refund knows it: 404 if unknown, 409 if closed or cancelled."""
+    view = await uow.session.get(TicketView, ticket_no)
+    if view is None:
+        raise Problem(404, "Not Found", f"no complaint {ticket_no} is known to refund")
+    if must_be_open and not domain.refundable(view.status):
+        raise Problem(409, "Complaint not refundable", f"complaint {ticket_no} is {view.status}")
+    return view
+
+
+async def load_refund(uow: UnitOfWork, refund_id: str) -> Refund:
+    refund = await uow.session.get(Refund, refund_id)
+    if refund is None:
+        raise Problem(404, "Not Found", f"no refund {refund_id}")
+    return refund
+
+
+async def lock_complaint(uow: UnitOfWork, ticket_no: str, now: datetime) -> None:
+    """Serialise refund requests on one complaint: lock its ledger row and bump its version
+    (a concurrent request either waits for the lock or fails its version check)."""
+    ledger = await uow.session.get(ComplaintLedger, ticket_no, with_for_update=True)
+    if ledger is None:
+        ledger = ComplaintLedger(ticket_no=ticket_no, request_count=0)
+        uow.session.add(ledger)
+    ledger.request_count += 1
+    ledger.last_request_at = now
+    await uow.session.flush()
+
+
+# --- commands -----------------------------------------------------------------------------
+async def request_refund(
+    uow: UnitOfWork, cmd: RequestRefund, rules: RefundRules, now: datetime
+) -> Refund:
+    """Approve at once within the requester's authority over the complaint's new total,
+    else leave it pending for the least role that may approve it."""
+    view = await known_ticket(uow, cmd.ticket_no, must_be_open=cmd.dispute_id is None)
+    await lock_complaint(uow, cmd.ticket_no, now)
+    rows = await uow.session.scalars(select(Refund).where(Refund.ticket_no == cmd.ticket_no))
+    role = authority_role(cmd.actor.roles, rules.policy)
+    try:
+        decision = decide_on_request(
+            requester_role=role,
+            requester_id=cmd.actor.id,
+            existing_total=complaint_total(rows.all(), policy=rules.policy),
+            amount=cmd.amount_fen,
+            kind=cmd.kind,
+            user_type=view.user_type,
+            policy=rules.policy,
+        )
+    except FieldError as exc:
+        raise field_error(exc.field, exc.message) from exc
+    refund = Refund(
+        id=cmd.refund_id or domain.new_id("RF", now),
+        ticket_no=cmd.ticket_no,
+        kind=decision.kind.value,
+        amount_fen=decision.amount_fen,
+        payout_fen=decision.counted_fen,
+        total_fen=decision.total_fen,
+        user_type=view.user_type,
+        status=decision.outcome.value,
+        required_role=decision.required_role.value,
+        reason=cmd.reason,
+        requested_by=cmd.actor.id,
+        requested_role=role,
+        requested_at=now,
+        dispute_id=cmd.dispute_id,
+    )
+    if decision.approved:
+        _decide(refund, RefundStatus.APPROVED, cmd.actor.id, role, now, "within own authority")
+    else:
+        refund.escalate_at = now + rules.approval_timeout
+    uow.session.add(refund)
+    uow.publish(
+        RefundRequested(
+            ticket_no=refund.ticket_no,
+            refund_id=refund.id,
+            kind=refund.kind,
+            amount_fen=refund.payout_fen,
+            status=refund.status,
+            required_role=None if decision.approved else refund.required_role,
+            requested_by=refund.requested_by,
+            requested_at=now,
+        )
+    )
+    if decision.approved:
+        uow.publish(_approved(refund))
+    await record(
+        uow,
+        rules,
+        refund,
+        action="requested",
+        actor=cmd.actor.id,
+        role=role,
+        at=now,
+        before=None,
+        reason=cmd.reason,
+    )
+    return refund
+
+
+def _decide(
+    refund: Refund,
+    status: RefundStatus,
+    actor: str,
+    role: str | None,
+    now: datetime,
+    note: str | None,
+) -> None:
+    refund.status = status.value
+    refund.decided_by = actor
+    refund.decided_role = role
+    refund.decided_at = now
+    refund.decision_note = note
+    refund.escalate_at = None
+
+
+def _approved(refund: Refund) -> RefundApproved:
+    assert refund.decided_by is not None and refund.decided_at is not None
+    return RefundApproved(
+        ticket_no=refund.ticket_no,
+        refund_id=refund.id,
+        kind=refund.kind,
+        amount_fen=refund.payout_fen,
+        approved_by=refund.decided_by,
+        approved_at=refund.decided_at,
+    )
+
+
+async def _authorised(uow: UnitOfWork, cmd: DecideRefund, rules: RefundRules) -> Refund:
+    """The pending refund, if `cmd.actor` may decide it (four eyes, then authority)."""
+    refund = await load_refund(uow, cmd.refund_id)
+    try:
+        domain.check_decidable(refund.status)
+    except domain.Conflict as exc:
+        raise Problem(409, "Refund already decided", str(exc), status_now=refund.status) from exc
+    try:
+        check_approval(
+            approver_role=authority_role(cmd.actor.roles, rules.policy),
+            approver_id=cmd.actor.id,
+            requester_id=refund.requested_by,
+            refund=refund,
+            policy=rules.policy,
+        )
+    except AuthorityError as exc:
+        four_eyes = isinstance(exc, FourEyesViolation)
+        raise Problem(
+            403,
+            "Four-eyes rule" if four_eyes else "Insufficient refund authority",
+            str(exc),
+            required_role=exc.required_role.value,
+            rule="four_eyes" if four_eyes else "authority",
+        ) from exc
+    return refund
+
+
+async def approve_refund(
+    uow: UnitOfWork, cmd: DecideRefund, rules: RefundRules, now: datetime
+) -> Refund:
+    refund = await _authorised(uow, cmd, rules)
+    role = authority_role(cmd.actor.roles, rules.policy)
+    before = snapshot(refund)
+    _decide(refund, RefundStatus.APPROVED, cmd.actor.id, role, now, cmd.note)
+    uow.publish(_approved(refund))
+    await record(
+        uow,
+        rules,
+        refund,
+        action="approved",
+        actor=cmd.actor.id,
+        role=role,
+        at=now,
+        before=before,
+        reason=cmd.note or "approved",
+    )
+    return refund
+
+
+async def reject_refund(
+    uow: UnitOfWork, cmd: DecideRefund, rules: RefundRules, now: datetime
+) -> Refund:
+    refund = await _authorised(uow, cmd, rules)
+    role = authority_role(cmd.actor.roles, rules.policy)
+    before = snapshot(refund)
+    reason = cmd.note or "rejected"
+    _decide(refund, RefundStatus.REJECTED, cmd.actor.id, role, now, reason)
+    uow.publish(
+        RefundRejected(
+            ticket_no=refund.ticket_no,
+            refund_id=refund.id,
+            rejected_by=cmd.actor.id,
+            reason=reason,
+            rejected_at=now,
+        )
+    )
+    await record(
+        uow,
+        rules,
+        refund,
+        action="rejected",
+        actor=cmd.actor.id,
+        role=role,
+        at=now,
+        before=before,
+        reason=reason,
+    )
+    return refund
+
+
+async def record_payout(
+    uow: UnitOfWork, cmd: RecordPayout, rules: RefundRules, now: datetime
+) -> Refund:
+    """Billing paid an approved refund out. The same billing_ref again is a no-op."""
+    refund = await load_refund(uow, cmd.refund_id)
+    billing_ref, actor = cmd.billing_ref, cmd.actor
+    try:
+        new = domain.payout_is_new(refund.status, refund.billing_ref, billing_ref)
+    except domain.Conflict as exc:
+        raise Problem(409, "Payout conflict", str(exc), status_now=refund.status) from exc
+    if not new:
+        return refund
+    before = snapshot(refund)
+    refund.status = RefundStatus.PAID.value
+    refund.billing_ref = billing_ref
+    refund.paid_by = actor.id
+    refund.paid_at = now
+    uow.publish(
+        RefundPaid(
+            ticket_no=refund.ticket_no,
+            refund_id=refund.id,
+            amount_fen=refund.payout_fen,
+            billing_ref=billing_ref,
+            paid_at=now,
+        )
+    )
+    await record(
+        uow,
+        rules,
+        refund,
+        action="paid",
+        actor=actor.id,
+        role="billing",
+        at=now,
+        before=before,
+        reason=f"paid out under billing reference {billing_ref}",
+    )
+    return refund

@@ -1,0 +1,1 @@
+"""Routing: department accountability, transfers, escalation, same-content surges."""

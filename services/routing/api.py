@@ -1,0 +1,312 @@
+"""Routing HTTP API: assignments, queues, transfers, escalation, supervision, directory."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from services.routing.handlers import Routing, load
+from services.routing.models import (
+    Assignment,
+    AssignmentHistory,
+    Department,
+    DirectoryChange,
+    ResponsibilityRule,
+    SupervisionEntry,
+)
+from services.routing.schemas import (
+    CATEGORY,
+    AssignmentRead,
+    DepartmentRead,
+    DepartmentWrite,
+    DirectoryChangeRead,
+    HistoryRead,
+    MatrixRule,
+    MatrixWrite,
+    QueueItem,
+    ReasonBody,
+    SupervisionRead,
+    TextBody,
+    TransferBody,
+)
+from services.routing.settings import RoutingSettings
+from shared.auth import Principal, require_roles
+from shared.db import UnitOfWork, utcnow
+from shared.errors import PROBLEM_RESPONSES, Problem, field_error
+from shared.service import Runtime, runtime
+
+router = APIRouter(prefix="/v1", tags=["routing"], responses=PROBLEM_RESPONSES)
+STAFF_ROLES = ("agent", "frontline", "room_manager", "centre_manager", "leadership", "ops")
+Staff = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
+Handlers = Annotated[
+    Principal,
+    Depends(require_roles("agent", "frontline", "room_manager", "centre_manager", "leadership")),
+]
+Managers = Annotated[
+    Principal, Depends(require_roles("room_manager", "centre_manager", "leadership", "ops"))
+]
+Ops = Annotated[Principal, Depends(require_roles("ops"))]
+Rt = Annotated[Runtime, Depends(runtime)]
+
+
+def _routing(request: Request) -> Routing:
+    rt: Runtime = request.app.state.runtime
+    settings: RoutingSettings = rt.settings  # type: ignore[assignment]
+    return Routing(settings)
+
+
+Uses = Annotated[Routing, Depends(_routing)]
+
+
+async def _write(rt: Runtime, ticket_no: str, work: Callable[[UnitOfWork], Awaitable[Any]]) -> None:
+    try:
+        async with rt.db.uow() as uow:
+            await work(uow)
+            await uow.commit()
+    except StaleDataError as exc:
+        raise Problem(409, "Concurrent update", f"{ticket_no} changed meanwhile; retry") from exc
+
+
+async def _read(rt: Runtime, ticket_no: str) -> AssignmentRead:
+    async with rt.db.sessions() as session:
+        a = await session.get(Assignment, ticket_no)
+        if a is None:
+            raise Problem(404, "Not Found", f"no assignment for {ticket_no}")
+        history = (
+            await session.scalars(
+                select(AssignmentHistory)
+                .where(AssignmentHistory.ticket_no == ticket_no)
+                .order_by(AssignmentHistory.id)
+            )
+        ).all()
+        ledger = (
+            await session.scalars(
+                select(SupervisionEntry)
+                .where(SupervisionEntry.ticket_no == ticket_no)
+                .order_by(SupervisionEntry.id)
+            )
+        ).all()
+        return AssignmentRead(
+            **{f: getattr(a, f) for f in AssignmentRead.model_fields if hasattr(a, f)},
+            history=[HistoryRead.model_validate(h, from_attributes=True) for h in history],
+            supervision=[SupervisionRead.model_validate(e, from_attributes=True) for e in ledger],
+        )
+
+
+@router.get(
+    "/assignments/{ticket_no}",
+    response_model=AssignmentRead,
+    summary="Owner, handler, assignee, supervisor and the full history of a ticket",
+)
+async def get_assignment(ticket_no: str, _: Staff, rt: Rt) -> AssignmentRead:
+    return await _read(rt, ticket_no)
+
+
+@router.post(
+    "/assignments/{ticket_no}/transfer",
+    response_model=AssignmentRead,
+    summary="Transfer to another department (the ping-pong transfer escalates)",
+)
+async def transfer(
+    ticket_no: str, body: TransferBody, principal: Handlers, rt: Rt, routing: Uses
+) -> AssignmentRead:
+    async def work(uow: UnitOfWork) -> None:
+        await routing.transfer(uow, ticket_no, body.to_department, principal.sub, body.reason)
+
+    await _write(rt, ticket_no, work)
+    return await _read(rt, ticket_no)
+
+
+@router.post(
+    "/assignments/{ticket_no}/claim",
+    response_model=AssignmentRead,
+    summary="Claim a ticket from your department's queue",
+)
+async def claim(ticket_no: str, principal: Handlers, rt: Rt, routing: Uses) -> AssignmentRead:
+    async def work(uow: UnitOfWork) -> None:
+        await routing.claim(uow, ticket_no, principal.sub, principal.dept)
+
+    await _write(rt, ticket_no, work)
+    return await _read(rt, ticket_no)
+
+
+@router.post(
+    "/assignments/{ticket_no}/escalate",
+    response_model=AssignmentRead,
+    summary="Escalate on demand: appoint a supervisor (督办)",
+)
+async def escalate(
+    ticket_no: str, body: ReasonBody, principal: Handlers, rt: Rt, routing: Uses
+) -> AssignmentRead:
+    async def work(uow: UnitOfWork) -> None:
+        a = await load(uow, ticket_no)
+        if a.closed:
+            raise Problem(409, "Ticket is closed", f"{ticket_no} is {a.status}")
+        await routing.escalate(uow, a, "on_demand", f"{principal.sub}: {body.reason}", utcnow())
+
+    await _write(rt, ticket_no, work)
+    return await _read(rt, ticket_no)
+
+
+@router.post(
+    "/assignments/{ticket_no}/supervision",
+    status_code=201,
+    response_model=AssignmentRead,
+    summary="Add a progress entry to the supervision ledger",
+)
+async def supervision_entry(
+    ticket_no: str, body: TextBody, principal: Staff, rt: Rt
+) -> AssignmentRead:
+    async def work(uow: UnitOfWork) -> None:
+        await load(uow, ticket_no)
+        uow.session.add(
+            SupervisionEntry(
+                ticket_no=ticket_no, kind="progress", author=principal.sub, text=body.text
+            )
+        )
+
+    await _write(rt, ticket_no, work)
+    return await _read(rt, ticket_no)
+
+
+@router.post(
+    "/assignments/{ticket_no}/temporary-plan",
+    response_model=AssignmentRead,
+    summary="Record the temporary plan a defect-caused major complaint owes within 1 hour",
+)
+async def temporary_plan(
+    ticket_no: str, body: TextBody, principal: Handlers, rt: Rt, routing: Uses
+) -> AssignmentRead:
+    async def work(uow: UnitOfWork) -> None:
+        await routing.record_temporary_plan(uow, ticket_no, principal.sub, body.text)
+
+    await _write(rt, ticket_no, work)
+    return await _read(rt, ticket_no)
+
+
+@router.get(
+    "/queues/{department}",
+    response_model=list[QueueItem],
+    summary="A department's open tickets: most urgent first, then oldest",
+)
+async def queue(
+    department: str,
+    principal: Staff,
+    rt: Rt,
+    unclaimed: bool = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[QueueItem]:
+    del principal
+    query = (
+        select(Assignment)
+        .where(Assignment.handler_department == department, Assignment.closed.is_(False))
+        .order_by(Assignment.priority, Assignment.received_at)
+        .limit(limit)
+    )
+    if unclaimed:
+        query = query.where(Assignment.assignee.is_(None))
+    async with rt.db.sessions() as session:
+        if await session.get(Department, department) is None:
+            raise Problem(404, "Not Found", f"no department {department}")
+        rows = (await session.scalars(query)).all()
+    return [QueueItem.model_validate(a, from_attributes=True) for a in rows]
+
+
+@router.get("/departments", response_model=list[DepartmentRead], summary="Department directory")
+async def list_departments(_: Staff, rt: Rt) -> list[DepartmentRead]:
+    async with rt.db.sessions() as session:
+        rows = (await session.scalars(select(Department).order_by(Department.code))).all()
+    return [DepartmentRead.model_validate(d, from_attributes=True) for d in rows]
+
+
+def _dept_dict(d: Department | None) -> dict[str, object] | None:
+    return None if d is None else {"name": d.name, "kind": d.kind, "manager": d.manager}
+
+
+@router.put(
+    "/departments/{code}",
+    response_model=DepartmentRead,
+    summary="Create or change a department (ops; audited)",
+)
+async def put_department(
+    code: str, body: DepartmentWrite, principal: Ops, rt: Rt
+) -> DepartmentRead:
+    if not code.isascii() or not code.replace("_", "").isalnum() or len(code) > 64:
+        raise field_error("code", "letters, digits and underscores, at most 64")
+    async with rt.db.uow() as uow:
+        d = await uow.session.get(Department, code)
+        before = _dept_dict(d)
+        if d is None:
+            d = Department(code=code, **body.model_dump())
+            uow.session.add(d)
+        else:
+            for k, v in body.model_dump().items():
+                setattr(d, k, v)
+        uow.session.add(
+            DirectoryChange(
+                entity="department",
+                key=code,
+                actor=principal.sub,
+                before=before,
+                after=_dept_dict(d),
+            )
+        )
+        await uow.commit()
+        return DepartmentRead.model_validate(d, from_attributes=True)
+
+
+@router.get(
+    "/responsibility/matrix",
+    response_model=list[MatrixRule],
+    summary="Responsibility matrix: category → department",
+)
+async def get_matrix(_: Staff, rt: Rt) -> list[MatrixRule]:
+    async with rt.db.sessions() as session:
+        rows = (
+            await session.scalars(select(ResponsibilityRule).order_by(ResponsibilityRule.category))
+        ).all()
+    return [MatrixRule.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.put(
+    "/responsibility/matrix/{category}",
+    response_model=MatrixRule,
+    summary="Make a department responsible for a category (ops; audited)",
+)
+async def put_matrix(category: CATEGORY, body: MatrixWrite, principal: Ops, rt: Rt) -> MatrixRule:
+    async with rt.db.uow() as uow:
+        if await uow.session.get(Department, body.department_code) is None:
+            raise field_error("department_code", f"no department {body.department_code}")
+        rule = await uow.session.get(ResponsibilityRule, category)
+        before = None if rule is None else {"department_code": rule.department_code}
+        if rule is None:
+            rule = ResponsibilityRule(category=category, department_code=body.department_code)
+            uow.session.add(rule)
+        else:
+            rule.department_code = body.department_code
+        uow.session.add(
+            DirectoryChange(
+                entity="matrix",
+                key=category,
+                actor=principal.sub,
+                before=before,
+                after={"department_code": body.department_code},
+            )
+        )
+        await uow.commit()
+        return MatrixRule(category=category, department_code=body.department_code)
+
+
+@router.get(
+    "/responsibility/audit",
+    response_model=list[DirectoryChangeRead],
+    summary="Every change to the directory and the matrix",
+)
+async def directory_audit(_: Managers, rt: Rt) -> list[DirectoryChangeRead]:
+    async with rt.db.sessions() as session:
+        rows = (await session.scalars(select(DirectoryChange).order_by(DirectoryChange.id))).all()
+    return [DirectoryChangeRead.model_validate(r, from_attributes=True) for r in rows]

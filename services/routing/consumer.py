@@ -1,0 +1,27 @@
+"""Routing consumes classifications, lifecycle changes, SLA breaches and major flags."""
+
+from services.routing.handlers import Routing
+from services.routing.settings import RoutingSettings
+from shared.consumer import Handler
+from shared.events import (
+    Event,
+    SlaBreached,
+    TicketClassified,
+    TicketMarkedMajor,
+    TicketReceived,
+    TicketStatusChanged,
+)
+
+
+def make_handlers(settings: RoutingSettings) -> dict[type[Event], Handler]:
+    routing = Routing(settings)
+    return {
+        TicketReceived: routing.ticket_received,
+        TicketClassified: routing.ticket_classified,
+        TicketStatusChanged: routing.ticket_status_changed,
+        SlaBreached: routing.sla_breached,
+        TicketMarkedMajor: routing.ticket_marked_major,
+    }
+
+
+HANDLERS = make_handlers(RoutingSettings())

@@ -1,0 +1,76 @@
+"""Routing rules: the default department directory and responsibility matrix. No I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Department:
+    code: str
+    name: str
+    kind: str
+    manager: str
+
+
+DEFAULT_DEPARTMENTS = (
+    Department("frontdesk_10086", "10086 front desk", "front_desk", "shift_leader_10086"),
+    Department("service_hall", "Service halls", "service_hall", "marketing_manager"),
+    Department("network_maintenance", "Network maintenance", "back_office", "mgr_network"),
+    Department("billing_support", "Billing support", "back_office", "mgr_billing"),
+    Department("value_added", "Value-added / SP business", "back_office", "mgr_value_added"),
+    Department("marketing", "Marketing and tariffs", "back_office", "mgr_marketing"),
+    Department("service_management", "Service management", "back_office", "mgr_service"),
+    Department("device_support", "Device support", "back_office", "mgr_device"),
+    Department("leadership", "Company leadership", "leadership", "leader_in_charge"),
+)
+
+DEFAULT_MATRIX = {
+    "network": "network_maintenance",
+    "billing": "billing_support",
+    "value_added": "value_added",
+    "tariff": "marketing",
+    "business": "service_management",
+    "service": "service_management",
+    "device": "device_support",
+}
+FALLBACK_DEPARTMENT = "service_management"
+
+
+def responsible_department(category: str, matrix: dict[str, str]) -> tuple[str, str]:
+    """部门问责制: the department answerable for the category, and why it was chosen."""
+    if category in matrix:
+        return matrix[category], f"matrix:{category}"
+    return FALLBACK_DEPARTMENT, f"fallback:{category}"
+
+
+def priority(severity: str, major: bool, over_level: bool) -> int:
+    """Queue order: urgent first, then major, then over-level (越级), then the rest."""
+    if severity == "urgent":
+        return 0
+    if major or severity == "major":
+        return 1
+    return 2 if over_level else 3
+
+
+@dataclass(frozen=True)
+class EscalationPolicy:
+    """Who supervises, and when routing escalates by itself (责任追究)."""
+
+    ping_pong_transfers: int = 3
+    """The transfer that makes a ticket ping-pong (the third by default) escalates it."""
+    progress_notice_after_days: int = 4
+    """A fix open longer than this owes the complaining department a progress notice..."""
+    progress_notice_every_days: int = 1
+    """...and another every period until it is closed."""
+    temporary_plan_within_minutes: int = 60
+    defect_categories: tuple[str, ...] = ("network", "business", "billing")
+    """Major complaints in these categories come from a product/service/system defect."""
+
+
+def supervisor_for(trigger: str, severity: str, handler_manager: str, leader: str) -> str:
+    """Conflict (urgent) and major complaints go to the leader in charge at once; the
+    rest to the handler department's manager."""
+    if severity == "urgent" or trigger in ("major", "temporary_plan_missed"):
+        return leader
+    return handler_manager

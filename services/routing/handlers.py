@@ -1,0 +1,365 @@
+"""Routing use cases: dispatch, claim, transfer (with ping-pong escalation), escalation and
+supervision, progress notices and the temporary-plan clock."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from services.routing import domain
+from services.routing.models import (
+    Assignment,
+    AssignmentHistory,
+    Department,
+    ResponsibilityRule,
+    SupervisionEntry,
+    SurgeInput,
+    SurgeSignal,
+)
+from services.routing.settings import RoutingSettings
+from shared.cloudevents import Envelope
+from shared.db import UnitOfWork, utcnow
+from shared.errors import Problem
+from shared.events import (
+    ProgressNoticeDue,
+    SlaBreached,
+    TicketAssigned,
+    TicketClassified,
+    TicketEscalated,
+    TicketMarkedMajor,
+    TicketReceived,
+    TicketStatusChanged,
+    TicketTransferred,
+)
+from shared.scheduler import claim
+
+log = logging.getLogger(__name__)
+
+CLOSED_STATUSES = ("closed", "cancelled")
+
+
+async def _matrix(uow: UnitOfWork) -> dict[str, str]:
+    rows = (await uow.session.scalars(select(ResponsibilityRule))).all()
+    return {r.category: r.department_code for r in rows}
+
+
+async def department(uow: UnitOfWork, code: str) -> Department:
+    found = await uow.session.get(Department, code)
+    if found is None:
+        raise Problem(
+            422,
+            "Invalid request",
+            f"to_department: no department {code}",
+            errors=[{"field": "to_department", "message": f"unknown department {code}"}],
+        )
+    return found
+
+
+async def load(uow: UnitOfWork, ticket_no: str) -> Assignment:
+    assignment = await uow.session.get(Assignment, ticket_no)
+    if assignment is None:
+        raise Problem(404, "Not Found", f"no assignment for {ticket_no}")
+    return assignment
+
+
+def _history(
+    uow: UnitOfWork,
+    a: Assignment,
+    action: str,
+    to: str,
+    actor: str,
+    reason: str,
+    at: datetime,
+    from_: str | None = None,
+) -> None:
+    uow.session.add(
+        AssignmentHistory(
+            ticket_no=a.ticket_no,
+            action=action,
+            from_department=from_,
+            to_department=to,
+            actor=actor,
+            reason=reason,
+            at=at,
+        )
+    )
+
+
+def _assigned(a: Assignment, reason: str, at: datetime) -> TicketAssigned:
+    return TicketAssigned(
+        ticket_no=a.ticket_no,
+        owner_department=a.owner_department,
+        handler_department=a.handler_department,
+        assignee=a.assignee,
+        reason=reason,
+        assigned_at=at,
+    )
+
+
+class Routing:
+    """The routing use cases with their policy (from settings)."""
+
+    def __init__(self, settings: RoutingSettings) -> None:
+        self.settings = settings
+        self.policy = settings.escalation_policy()
+
+    # --- consumed events ----------------------------------------------------------------
+    async def ticket_classified(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        """首问负责 + 部门问责: the accepting department owns it, the responsible one
+        handles it. A later reclassification re-dispatches an unclaimed ticket."""
+        event = envelope.event
+        assert isinstance(event, TicketClassified)
+        handler, reason = domain.responsible_department(event.category, await _matrix(uow))
+        now = utcnow()
+        existing = await uow.session.get(Assignment, event.ticket_no)
+        if existing is not None:
+            await self._reclassified(uow, existing, event, handler, reason, now)
+            return
+        a = Assignment(
+            ticket_no=event.ticket_no,
+            category=event.category,
+            severity=event.severity,
+            major=event.major,
+            over_level=event.over_level,
+            priority=domain.priority(event.severity, event.major, event.over_level),
+            owner_department=event.accepting_department,
+            handler_department=handler,
+            transfer_count=0,
+            status="received",
+            closed=False,
+            received_at=event.received_at,
+            assigned_at=now,
+            next_progress_notice_at=event.received_at
+            + timedelta(days=self.policy.progress_notice_after_days),
+        )
+        if event.major and event.category in self.policy.defect_categories:
+            a.temporary_plan_due_at = now + timedelta(
+                minutes=self.policy.temporary_plan_within_minutes
+            )
+        uow.session.add(a)
+        uow.session.add(
+            SurgeSignal(
+                kind="observe", ticket_no=event.ticket_no, payload={"category": event.category}
+            )
+        )
+        await uow.session.flush()
+        _history(uow, a, "dispatch", handler, "routing", reason, now)
+        uow.publish(_assigned(a, reason, now))
+        log.info("ticket dispatched", extra={"handler_department": handler, "rule": reason})
+        if event.severity == "urgent" or event.major:
+            trigger = "conflict" if event.severity == "urgent" else "major"
+            await self.escalate(uow, a, trigger, ", ".join(event.major_reasons) or trigger, now)
+
+    async def _reclassified(
+        self,
+        uow: UnitOfWork,
+        a: Assignment,
+        event: TicketClassified,
+        handler: str,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        a.category = event.category
+        if a.closed or a.assignee is not None or handler == a.handler_department:
+            return  # a claimed ticket stays with its handler; agents transfer it by hand
+        before = a.handler_department
+        a.handler_department = handler
+        _history(uow, a, "redispatch", handler, event.classified_by, reason, now, before)
+        uow.publish(_assigned(a, f"reclassified:{reason}", now))
+
+    async def ticket_status_changed(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        event = envelope.event
+        assert isinstance(event, TicketStatusChanged)
+        a = await uow.session.get(Assignment, event.ticket_no)
+        if a is None:
+            return
+        if event.to_status == "replied" and a.status != "replied":
+            uow.session.add(SurgeSignal(kind="answer", ticket_no=a.ticket_no, at=event.changed_at))
+        a.status = event.to_status
+        a.closed = event.to_status in CLOSED_STATUSES
+        if a.closed:
+            a.next_progress_notice_at = None
+            a.temporary_plan_due_at = None
+
+    async def ticket_received(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        """Keep what surge detection needs; the complaint is observed once classified."""
+        event = envelope.event
+        assert isinstance(event, TicketReceived)
+        if await uow.session.get(SurgeInput, event.ticket_no) is None:
+            uow.session.add(
+                SurgeInput(
+                    ticket_no=event.ticket_no,
+                    text=event.description,
+                    desk_id=event.desk_id,
+                    store_id=event.store_id,
+                    location=event.location,
+                    over_level=event.over_level,
+                    received_at=event.received_at,
+                )
+            )
+
+    async def sla_breached(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        event = envelope.event
+        assert isinstance(event, SlaBreached)
+        a = await uow.session.get(Assignment, event.ticket_no)
+        if a is None or a.closed:
+            return
+        await self.escalate(uow, a, "sla_breach", f"{event.clock} deadline passed", utcnow())
+
+    async def ticket_marked_major(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        event = envelope.event
+        assert isinstance(event, TicketMarkedMajor)
+        a = await uow.session.get(Assignment, event.ticket_no)
+        if a is None or a.major:
+            return
+        a.major = True
+        a.priority = min(a.priority, 1)
+        await self.escalate(uow, a, "major", event.reason, utcnow())
+
+    # --- commands -----------------------------------------------------------------------
+    async def escalate(
+        self, uow: UnitOfWork, a: Assignment, trigger: str, reason: str, now: datetime
+    ) -> str:
+        """Appoint a supervisor, open the ledger entry and publish TicketEscalated."""
+        handler = await uow.session.get(Department, a.handler_department)
+        leader = await uow.session.get(Department, self.settings.leadership_department)
+        supervisor = domain.supervisor_for(
+            trigger,
+            a.severity,
+            handler.manager if handler else "unassigned",
+            leader.manager if leader else "leader_in_charge",
+        )
+        a.supervisor = supervisor
+        uow.session.add(
+            SupervisionEntry(
+                ticket_no=a.ticket_no,
+                kind="escalated",
+                author="routing" if trigger != "on_demand" else reason.split(":", 1)[0],
+                text=f"{trigger}: {reason}; supervisor {supervisor}",
+                at=now,
+            )
+        )
+        uow.publish(
+            TicketEscalated(
+                ticket_no=a.ticket_no,
+                trigger=trigger,
+                reason=reason,
+                supervisor=supervisor,
+                handler_department=a.handler_department,
+                escalated_at=now,
+            )
+        )
+        return supervisor
+
+    async def transfer(
+        self, uow: UnitOfWork, ticket_no: str, to_department: str, actor: str, reason: str
+    ) -> Assignment:
+        a = await load(uow, ticket_no)
+        if a.closed:
+            raise Problem(409, "Ticket is closed", f"{ticket_no} is {a.status}")
+        await department(uow, to_department)
+        if to_department == a.handler_department:
+            raise Problem(
+                409, "Already there", f"{ticket_no} is already handled by {to_department}"
+            )
+        now = utcnow()
+        before = a.handler_department
+        a.handler_department = to_department
+        a.assignee = None
+        a.transfer_count += 1
+        _history(uow, a, "transfer", to_department, actor, reason, now, before)
+        uow.publish(
+            TicketTransferred(
+                ticket_no=ticket_no,
+                from_department=before,
+                to_department=to_department,
+                actor=actor,
+                reason=reason,
+                transfer_count=a.transfer_count,
+                transferred_at=now,
+            )
+        )
+        if a.transfer_count == self.policy.ping_pong_transfers:
+            await self.escalate(uow, a, "ping_pong", f"transferred {a.transfer_count} times", now)
+        return a
+
+    async def claim(
+        self, uow: UnitOfWork, ticket_no: str, agent: str, dept: str | None
+    ) -> Assignment:
+        a = await load(uow, ticket_no)
+        if a.closed:
+            raise Problem(409, "Ticket is closed", f"{ticket_no} is {a.status}")
+        if dept is not None and dept != a.handler_department:
+            raise Problem(
+                403, "Forbidden", f"{ticket_no} is in {a.handler_department}'s queue, not {dept}'s"
+            )
+        if a.assignee is not None:
+            raise Problem(409, "Already claimed", f"{ticket_no} is claimed by {a.assignee}")
+        now = utcnow()
+        a.assignee = agent
+        _history(uow, a, "claim", a.handler_department, agent, "claimed from queue", now)
+        uow.publish(_assigned(a, "claimed", now))
+        return a
+
+    async def record_temporary_plan(
+        self, uow: UnitOfWork, ticket_no: str, author: str, plan: str
+    ) -> Assignment:
+        a = await load(uow, ticket_no)
+        a.temporary_plan = plan
+        a.temporary_plan_due_at = None
+        uow.session.add(
+            SupervisionEntry(ticket_no=ticket_no, kind="temporary_plan", author=author, text=plan)
+        )
+        return a
+
+    # --- timers -------------------------------------------------------------------------
+    async def fire_progress_notice(self, uow: UnitOfWork, a: Assignment, now: datetime) -> bool:
+        due = a.next_progress_notice_at
+        if due is None or due > now or a.closed:
+            return False  # another replica fired it between our select and this load
+        nxt = due + timedelta(days=self.policy.progress_notice_every_days)
+        while nxt <= now:  # a long outage owes one notice now, not one per missed period
+            nxt += timedelta(days=self.policy.progress_notice_every_days)
+        won = await claim(
+            uow,
+            update(Assignment)
+            .where(
+                Assignment.ticket_no == a.ticket_no,
+                Assignment.next_progress_notice_at == due,
+                Assignment.closed.is_(False),
+            )
+            .values(next_progress_notice_at=nxt)
+            .execution_options(synchronize_session=False),
+        )
+        if won:
+            uow.publish(
+                ProgressNoticeDue(
+                    ticket_no=a.ticket_no,
+                    owner_department=a.owner_department,
+                    handler_department=a.handler_department,
+                    days_open=(now - a.received_at).days,
+                    due_at=due,
+                )
+            )
+        return won
+
+    async def fire_temporary_plan_missed(
+        self, uow: UnitOfWork, a: Assignment, now: datetime
+    ) -> bool:
+        due = a.temporary_plan_due_at
+        if due is None or due > now or a.closed:
+            return False  # recorded, or fired by another replica since we selected it
+        won = await claim(
+            uow,
+            update(Assignment)
+            .where(Assignment.ticket_no == a.ticket_no, Assignment.temporary_plan_due_at == due)
+            .values(temporary_plan_due_at=None)
+            .execution_options(synchronize_session=False),
+        )
+        if won:
+            await self.escalate(
+                uow, a, "temporary_plan_missed", "no temporary plan within the hour", now
+            )
+        return won

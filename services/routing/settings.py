@@ -1,0 +1,59 @@
+"""Routing settings (env prefix ROUTING_)."""
+
+from datetime import timedelta
+
+from pydantic_settings import SettingsConfigDict
+
+from services.routing.domain import EscalationPolicy
+from services.routing.surge import SurgeConfig
+from shared.settings import ServiceSettings
+
+
+class RoutingSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ROUTING_", extra="ignore")
+
+    service_name: str = "routing"
+    port: int = 8002
+    ping_pong_transfers: int = 3
+    progress_notice_after_days: int = 4
+    progress_notice_every_days: int = 1
+    temporary_plan_within_minutes: int = 60
+    leadership_department: str = "leadership"
+
+    surge_desk_count: int = 3
+    """Same-content complaints at one front desk in one shift that alert the shift leader."""
+    surge_hall_count: int = 2
+    """...at one service hall within two days that alert its marketing manager."""
+    surge_first_answer_minutes: int = 60
+    surge_department_manager_over: int = 50
+    surge_company_leader_over: int = 200
+    surge_over_level_over: int = 3
+    surge_window_hours: int = 72
+    surge_similarity: float = 0.25
+    """Estimated Jaccard that makes two complaints the same when the text alone decides..."""
+    surge_similarity_confirmed: float = 0.2
+    """...and when a known area agrees (see services/routing/surge.py)."""
+    surge_enabled: bool = True
+    surge_interval_s: float = 0.5
+    surge_lease_s: float = 10.0
+
+    def surge_config(self) -> SurgeConfig:
+        return SurgeConfig(
+            desk_count=self.surge_desk_count,
+            hall_count=self.surge_hall_count,
+            first_answer_within=timedelta(minutes=self.surge_first_answer_minutes),
+            department_manager_over=self.surge_department_manager_over,
+            company_leader_over=self.surge_company_leader_over,
+            over_level_over=self.surge_over_level_over,
+            window=timedelta(hours=self.surge_window_hours),
+            similarity=self.surge_similarity,
+            similarity_confirmed=self.surge_similarity_confirmed,
+        )
+
+    def escalation_policy(self) -> EscalationPolicy:
+        return EscalationPolicy(
+            ping_pong_transfers=self.ping_pong_transfers,
+            progress_notice_after_days=self.progress_notice_after_days,
+            progress_notice_every_days=self.progress_notice_every_days,
+            temporary_plan_within_minutes=self.temporary_plan_within_minutes,
+        )

@@ -1,0 +1,218 @@
+"""Same-content surges (快速处理机制) and incidents (应急预案) over HTTP.
+
+Reads come from the cluster projection; ops commands (merge, split, resolve) are appended to
+the surge signal log and applied by the surge worker in order, so they answer 202 Accepted
+with the cluster's URL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from services.routing.models import Incident, SurgeAlertLog, SurgeCluster, SurgeSignal
+from services.routing.schemas import CATEGORY
+from shared.auth import Principal, require_roles
+from shared.db import utcnow
+from shared.errors import PROBLEM_RESPONSES, Problem, field_error
+from shared.service import Runtime, runtime
+
+router = APIRouter(tags=["surges"], responses=PROBLEM_RESPONSES)
+Staff = Annotated[
+    Principal,
+    Depends(
+        require_roles("agent", "frontline", "room_manager", "centre_manager", "leadership", "ops")
+    ),
+]
+Ops = Annotated[Principal, Depends(require_roles("ops", "centre_manager", "leadership"))]
+Rt = Annotated[Runtime, Depends(runtime)]
+
+
+class AlertRead(BaseModel):
+    rule: str
+    scope: str
+    notify_role: str
+    count: int
+    raised_at: datetime
+
+
+class SurgeRead(BaseModel):
+    id: str
+    category: str
+    state: str = Field(description="active | resolved | merged | expired")
+    level: str | None = Field(description="The latest alert rule raised")
+    count: int
+    count_before_answer: int = Field(description="Complaints from discovery to first answer")
+    tickets: list[str]
+    departments: list[str]
+    major: bool
+    first_seen_at: datetime
+    discovered_at: datetime | None
+    answer_due_at: datetime | None
+    answered_at: datetime | None
+    time_to_first_answer_seconds: float | None
+    incident_id: int | None
+    resolution: str | None
+    resolved_at: datetime | None
+    alerts: list[AlertRead] = Field(default_factory=list)
+
+
+class MergeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    other: str = Field(min_length=1, max_length=64, description="The cluster to fold into this one")
+
+
+class SplitBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tickets: list[str] = Field(min_length=1, max_length=1000)
+
+
+class ResolveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    resolution: str = Field(min_length=1, max_length=2000)
+
+
+class IncidentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=200)
+    category: CATEGORY
+    area: str | None = Field(None, max_length=200, description="Absorb only complaints here")
+    keywords: list[str] = Field(default_factory=list, max_length=50)
+
+
+class IncidentRead(BaseModel):
+    id: int
+    title: str
+    category: str
+    area: str | None
+    keywords: list[str]
+    cluster_id: str | None
+    declared_by: str
+    declared_at: datetime
+    closed_at: datetime | None
+
+
+def _read(c: SurgeCluster, alerts: list[SurgeAlertLog] | None = None) -> SurgeRead:
+    answered = (
+        (c.answered_at - c.discovered_at).total_seconds()
+        if c.answered_at and c.discovered_at
+        else None
+    )
+    return SurgeRead(
+        **{k: getattr(c, k) for k in SurgeRead.model_fields if hasattr(c, k) and k != "alerts"},
+        time_to_first_answer_seconds=answered,
+        alerts=[AlertRead.model_validate(a, from_attributes=True) for a in alerts or []],
+    )
+
+
+@router.get("/v1/surges", response_model=list[SurgeRead], summary="Same-content clusters")
+async def list_surges(
+    _: Staff,
+    rt: Rt,
+    state: str | None = Query(None, pattern="^(active|resolved|merged|expired)$"),
+    min_count: Annotated[int, Query(ge=1, le=1_000_000)] = 2,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[SurgeRead]:
+    query = select(SurgeCluster).where(SurgeCluster.count >= min_count)
+    if state:
+        query = query.where(SurgeCluster.state == state)
+    async with rt.db.sessions() as s:
+        rows = (await s.scalars(query.order_by(SurgeCluster.count.desc()).limit(limit))).all()
+    return [_read(c) for c in rows]
+
+
+@router.get("/v1/surges/{cluster_id}", response_model=SurgeRead, summary="One cluster")
+async def get_surge(cluster_id: str, _: Staff, rt: Rt) -> SurgeRead:
+    async with rt.db.sessions() as s:
+        c = await s.get(SurgeCluster, cluster_id)
+        if c is None:
+            raise Problem(404, "Not Found", f"no surge {cluster_id}")
+        alerts = (
+            await s.scalars(
+                select(SurgeAlertLog)
+                .where(SurgeAlertLog.cluster_id == cluster_id)
+                .order_by(SurgeAlertLog.raised_at)
+            )
+        ).all()
+    return _read(c, list(alerts))
+
+
+async def _signal(
+    rt: Runtime, response: Response, cluster_id: str, kind: str, **payload: Any
+) -> None:
+    async with rt.db.uow() as uow:
+        cluster = await uow.session.get(SurgeCluster, cluster_id)
+        if cluster is None:
+            raise Problem(404, "Not Found", f"no surge {cluster_id}")
+        if cluster.state != "active":
+            raise Problem(409, "Surge not active", f"{cluster_id} is {cluster.state}")
+        if kind == "merge":
+            other = await uow.session.get(SurgeCluster, str(payload["other"]))
+            if other is None or other.state != "active" or other.id == cluster_id:
+                raise field_error("other", "must be another active cluster")
+            if other.category != cluster.category:
+                raise field_error("other", "must be of the same category")
+        if kind == "split":
+            stray = set(payload["tickets"]) - set(cluster.tickets)
+            if stray:
+                raise field_error("tickets", f"not in the cluster: {', '.join(sorted(stray))}")
+            if len(set(payload["tickets"])) >= len(cluster.tickets):
+                raise field_error("tickets", "must leave at least one ticket behind")
+        uow.session.add(SurgeSignal(kind=kind, cluster_id=cluster_id, payload=payload, at=utcnow()))
+        await uow.commit()
+    response.headers["Location"] = f"/v1/surges/{cluster_id}"
+
+
+@router.post(
+    "/v1/surges/{cluster_id}/merge", status_code=202, summary="Merge a cluster into this one"
+)
+async def merge(cluster_id: str, body: MergeBody, _: Ops, rt: Rt, response: Response) -> None:
+    await _signal(rt, response, cluster_id, "merge", other=body.other)
+
+
+@router.post("/v1/surges/{cluster_id}/split", status_code=202, summary="Split tickets off")
+async def split(cluster_id: str, body: SplitBody, _: Ops, rt: Rt, response: Response) -> None:
+    await _signal(rt, response, cluster_id, "split", tickets=body.tickets)
+
+
+@router.post(
+    "/v1/surges/{cluster_id}/resolve",
+    status_code=202,
+    summary="Resolve: every affected customer is told once",
+)
+async def resolve(cluster_id: str, body: ResolveBody, _: Ops, rt: Rt, response: Response) -> None:
+    await _signal(rt, response, cluster_id, "resolve", resolution=body.resolution)
+
+
+@router.post(
+    "/v1/incidents", status_code=201, response_model=IncidentRead, summary="Declare an incident"
+)
+async def declare_incident(body: IncidentCreate, principal: Ops, rt: Rt) -> IncidentRead:
+    async with rt.db.uow() as uow:
+        incident = Incident(**body.model_dump(), declared_by=principal.sub, declared_at=utcnow())
+        uow.session.add(incident)
+        await uow.commit()
+        return IncidentRead.model_validate(incident, from_attributes=True)
+
+
+@router.get("/v1/incidents", response_model=list[IncidentRead], summary="Incidents")
+async def list_incidents(_: Staff, rt: Rt) -> list[IncidentRead]:
+    async with rt.db.sessions() as s:
+        rows = (await s.scalars(select(Incident).order_by(Incident.id.desc()))).all()
+    return [IncidentRead.model_validate(i, from_attributes=True) for i in rows]
+
+
+@router.post("/v1/incidents/{incident_id}/close", response_model=IncidentRead, summary="Close")
+async def close_incident(
+    incident_id: Annotated[int, Path(ge=1, le=2**31 - 1)], _: Ops, rt: Rt
+) -> IncidentRead:
+    async with rt.db.uow() as uow:
+        incident = await uow.session.get(Incident, incident_id)
+        if incident is None:
+            raise Problem(404, "Not Found", f"no incident {incident_id}")
+        incident.closed_at = incident.closed_at or utcnow()
+        await uow.commit()
+        return IncidentRead.model_validate(incident, from_attributes=True)

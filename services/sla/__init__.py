@@ -1,0 +1,1 @@
+"""SLA: the Chinese working-day calendar and the complaint clocks."""

@@ -1,0 +1,25 @@
+"""SLA consumes the ticket lifecycle and routing's assignments."""
+
+from services.sla.calendar_store import CalendarCache
+from services.sla.handlers import Sla
+from services.sla.settings import SlaSettings
+from shared.consumer import Handler
+from shared.events import (
+    Event,
+    TicketAssigned,
+    TicketClassified,
+    TicketStatusChanged,
+    TicketTransferred,
+)
+
+
+def make_handlers(sla: Sla) -> dict[type[Event], Handler]:
+    return {
+        TicketClassified: sla.ticket_classified,
+        TicketStatusChanged: sla.ticket_status_changed,
+        TicketAssigned: sla.ticket_assigned,
+        TicketTransferred: sla.ticket_assigned,
+    }
+
+
+HANDLERS = make_handlers(Sla(SlaSettings(), CalendarCache()))

@@ -1,0 +1,275 @@
+"""SLA use cases: start, pause, resume, meet and reopen clocks from ticket events; fire
+warnings and breaches once; recompute deadlines when the calendar changes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import or_, select, update
+
+from services.sla import domain
+from services.sla.calendar import WorkingCalendar
+from services.sla.calendar_store import CalendarCache
+from services.sla.clock import DEFAULT_POLICY, SHANGHAI, Policy
+from services.sla.models import Clock
+from services.sla.settings import SlaSettings
+from shared.cloudevents import Envelope
+from shared.db import Database, UnitOfWork, utcnow
+from shared.events import (
+    SlaBreached,
+    SlaClock,
+    SlaClocksStarted,
+    SlaDeadlinesChanged,
+    SlaMet,
+    SlaWarning,
+    TicketAssigned,
+    TicketClassified,
+    TicketStatusChanged,
+    TicketTransferred,
+)
+
+
+def _published(c: Clock) -> SlaClock:
+    return SlaClock(name=c.name, due_at=c.due_at, state=c.state, provisional=c.provisional)
+
+
+def _ordered(clocks: Sequence[Clock]) -> list[Clock]:
+    return sorted(clocks, key=lambda c: domain.CLOCK_ORDER.index(c.name))
+
+
+class Sla:
+    """The SLA use cases with their policy, warning rule and calendar cache."""
+
+    def __init__(
+        self, settings: SlaSettings, cache: CalendarCache, policy: Policy = DEFAULT_POLICY
+    ) -> None:
+        self.settings = settings
+        self.cache = cache
+        self.policy = policy
+        self.rule = settings.warning_rule()
+
+    async def calendar(self, uow: UnitOfWork) -> WorkingCalendar:
+        return await self.cache.get(uow.session)
+
+    async def _clocks(self, uow: UnitOfWork, ticket_no: str) -> list[Clock]:
+        rows = (await uow.session.scalars(select(Clock).where(Clock.ticket_no == ticket_no))).all()
+        return _ordered(rows)
+
+    # --- consumed events ----------------------------------------------------------------
+    async def ticket_classified(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        """Start the clocks from the receipt time under the policy in force now."""
+        event = envelope.event
+        assert isinstance(event, TicketClassified)
+        if await self._clocks(uow, event.ticket_no):
+            return  # a reclassification does not restart clocks
+        calendar = await self.calendar(uow)
+        now = utcnow()
+        limits = self.policy.limits(
+            severity=event.severity, channel=event.channel, over_level=event.over_level
+        )
+        clocks = []
+        for name, limit in limits.items():
+            clock = Clock(
+                ticket_no=event.ticket_no,
+                name=name,
+                severity=event.severity,
+                channel=event.channel,
+                over_level=event.over_level,
+                category=event.category,
+                limit_unit=limit.unit,
+                limit_amount=limit.amount,
+                started_at=event.received_at,
+                pauses=[],
+                state="running",
+            )
+            domain.refresh(clock, calendar, now, self.rule)
+            clocks.append(clock)
+        uow.session.add_all(clocks)
+        uow.publish(
+            SlaClocksStarted(ticket_no=event.ticket_no, clocks=[_published(c) for c in clocks])
+        )
+
+    async def ticket_assigned(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        event = envelope.event
+        assert isinstance(event, TicketAssigned | TicketTransferred)
+        department = (
+            event.handler_department if isinstance(event, TicketAssigned) else event.to_department
+        )
+        await uow.session.execute(
+            update(Clock)
+            .where(Clock.ticket_no == event.ticket_no)
+            .values(handler_department=department)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def ticket_status_changed(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        """pending pauses every running clock; leaving pending resumes them; replies and
+        resolutions meet clocks; reopening resumes resolution; cancelling stops all."""
+        event = envelope.event
+        assert isinstance(event, TicketStatusChanged)
+        clocks = await self._clocks(uow, event.ticket_no)
+        if not clocks:
+            return
+        at = event.changed_at
+        changed: list[Clock] = []
+        met: list[Clock] = []
+        for clock in clocks:
+            log = domain.log_of(clock)
+            new = log
+            if event.to_status == "cancelled" and clock.open:
+                clock.state = "cancelled"
+            elif event.to_status == "pending" and clock.open and not log.paused:
+                new = log.pause(at)
+            elif event.from_status == "pending" and log.paused:
+                new = log.resume(at)
+            if event.to_status == "reopened" and clock.name == "resolution" and log.met_at:
+                new = new.reopen(at)
+            if clock.name in domain.MEETS.get(event.to_status, ()) and new.met_at is None:
+                new = new.meet(at)
+                met.append(clock)
+            if new != log or clock.state == "cancelled":
+                domain.store_log(clock, new)
+                changed.append(clock)
+        if not changed:
+            return
+        calendar = await self.calendar(uow)
+        now = utcnow()
+        for clock in changed:
+            domain.refresh(clock, calendar, now, self.rule)
+        for clock in met:
+            assert clock.met_at is not None
+            uow.publish(
+                SlaMet(
+                    ticket_no=clock.ticket_no,
+                    clock=clock.name,
+                    due_at=clock.due_at,
+                    met_at=clock.met_at,
+                )
+            )
+        uow.publish(
+            SlaDeadlinesChanged(
+                ticket_no=event.ticket_no,
+                clocks=[_published(c) for c in clocks],
+                reason=f"status:{event.to_status}",
+            )
+        )
+
+    # --- timers -------------------------------------------------------------------------
+    async def fire(
+        self, uow: UnitOfWork, ids: Sequence[int], now: datetime, calendar: WorkingCalendar
+    ) -> int:
+        """Publish the warnings and breaches these clocks owe, each exactly once.
+
+        Two compare-and-set UPDATE ... RETURNING statements claim, for the whole chunk, the
+        warnings and breaches not yet fired (the stored `warn_at`/`due_at` are current:
+        every change to a clock's log or to the calendar recomputes them). Only the claimed
+        ones are published; a replica or a retried chunk claims nothing twice."""
+        open_ids = Clock.id.in_(ids), Clock.open.is_(True)
+        warned = set(
+            (
+                await uow.session.scalars(
+                    update(Clock)
+                    .where(*open_ids, Clock.warned_at.is_(None), Clock.warn_at <= now)
+                    .values(warned_at=now)
+                    .returning(Clock.id)
+                    .execution_options(synchronize_session=False)
+                )
+            ).all()
+        )
+        breached = set(
+            (
+                await uow.session.scalars(
+                    update(Clock)
+                    .where(*open_ids, Clock.breached_at.is_(None), Clock.due_at <= now)
+                    .values(breached_at=now)
+                    .returning(Clock.id)
+                    .execution_options(synchronize_session=False)
+                )
+            ).all()
+        )
+        clocks = (
+            await uow.session.scalars(
+                select(Clock).where(Clock.id.in_(ids)).execution_options(populate_existing=True)
+            )
+        ).all()
+        threshold = f"{int((self.rule.fraction or 0) * 100)}%|{self.rule.working_days_before_due}wd"
+        for clock in clocks:
+            if clock.id in warned:
+                uow.publish(
+                    SlaWarning(
+                        ticket_no=clock.ticket_no,
+                        clock=clock.name,
+                        threshold=threshold,
+                        due_at=clock.due_at,
+                        handler_department=clock.handler_department,
+                    )
+                )
+            if clock.id in breached:
+                uow.publish(
+                    SlaBreached(
+                        ticket_no=clock.ticket_no,
+                        clock=clock.name,
+                        due_at=clock.due_at,
+                        handler_department=clock.handler_department,
+                    )
+                )
+            domain.refresh(clock, calendar, now, self.rule)
+        return len(warned) + len(breached)
+
+    async def tick(self, db: Database, now: datetime) -> int:
+        """Fire what is due by the next-fire index (never a scan of all clocks), in chunks
+        of `fire_chunk` clocks per transaction."""
+        async with db.sessions() as s:
+            due = (
+                await s.scalars(
+                    select(Clock.id)
+                    .where(Clock.next_fire_at <= now)
+                    .order_by(Clock.next_fire_at)
+                    .limit(self.settings.scheduler_batch)
+                )
+            ).all()
+        fired = 0
+        chunk = self.settings.fire_chunk
+        for i in range(0, len(due), chunk):
+            async with db.uow() as uow:
+                calendar = await self.calendar(uow)
+                fired += await self.fire(uow, due[i : i + chunk], now, calendar)
+                await uow.commit()
+        return fired
+
+    # --- calendar changes ---------------------------------------------------------------
+    async def recompute_touching(
+        self, uow: UnitOfWork, first: date, last: date, reason: str
+    ) -> int:
+        """Recompute every open clock whose span may touch [first, last]; publish the moves."""
+        calendar = await self.calendar(uow)
+        now = utcnow()
+        rows = (
+            await uow.session.scalars(
+                select(Clock).where(
+                    Clock.open.is_(True),
+                    or_(Clock.provisional.is_(True), Clock.due_at >= _start_of(first)),
+                    Clock.started_at <= _start_of(last, plus_days=1),
+                )
+            )
+        ).all()
+        moved: dict[str, list[Clock]] = {}
+        for clock in rows:
+            before = (clock.due_at, clock.provisional)
+            domain.refresh(clock, calendar, now, self.rule)
+            if (clock.due_at, clock.provisional) != before:
+                moved.setdefault(clock.ticket_no, []).append(clock)
+        for ticket_no, clocks in moved.items():
+            uow.publish(
+                SlaDeadlinesChanged(
+                    ticket_no=ticket_no,
+                    clocks=[_published(c) for c in _ordered(clocks)],
+                    reason=reason,
+                )
+            )
+        return len(moved)
+
+
+def _start_of(day: date, plus_days: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI) + timedelta(days=plus_days)

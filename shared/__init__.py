@@ -1,0 +1,1 @@
+"""Libraries shared by the five services: plumbing only, no business rules."""

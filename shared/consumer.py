@@ -1,0 +1,263 @@
+"""Kafka consumer runner with an inbox: each event is applied once, offsets committed after.
+
+For each record: decode the CloudEvent; ignore unknown types; otherwise, in one DB
+transaction, record the event id in the inbox and run the handler. The offset is
+committed only after that transaction, so a crash re-delivers and the inbox turns the
+redelivery into a no-op. A record that cannot be parsed, or whose handler keeps
+failing after bounded retries, goes to the group's dead-letter topic with the error,
+and the partition moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+from sqlalchemy.exc import IntegrityError
+
+from shared.cloudevents import Envelope, PoisonMessage, decode
+from shared.db import Database, UnitOfWork
+from shared.events import Event, dead_letter_topic
+from shared.observability import (
+    extract_kafka_context,
+    log_context,
+    record_consumed,
+    record_dead_lettered,
+    use_context,
+)
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self.runner = runner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self.runner.commit_pending()
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        log.info(
+            "%s assigned %s", self.runner.group, sorted((t.topic, t.partition) for t in assigned)
+        )
+
+
+class ConsumerRunner:
+    """Consumes the topics of the given handlers as one consumer group."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        inbox_model: type[Any],
+        group: str,
+        bootstrap: str,
+        handlers: Mapping[type[Event], Handler],
+        dlq_producer: AIOKafkaProducer,
+        max_attempts: int = 3,
+        retry_backoff_s: float = 0.2,
+        session_timeout_ms: int = 6000,
+        heartbeat_interval_ms: int = 1000,
+        fetch_max_wait_ms: int = 100,
+    ) -> None:
+        self.db = db
+        self.inbox = inbox_model
+        self.group = group
+        self.bootstrap = bootstrap
+        self.handlers = {model.type_name(): h for model, h in handlers.items()}
+        self.topics = sorted({model.topic for model in handlers})
+        self.dlq_producer = dlq_producer
+        self.session_timeout_ms = session_timeout_ms
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.max_attempts = max_attempts
+        self.retry_backoff_s = retry_backoff_s
+        self.consumer: AIOKafkaConsumer | None = None
+        self._pending: dict[TopicPartition, OffsetAndMetadata] = {}
+        self.joined = asyncio.Event()
+        """Set once the consumer has joined its group (readiness)."""
+
+    async def run(self) -> None:
+        """Consume until cancelled."""
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group,
+            client_id=f"{self.group}-consumer",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=200,
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
+            session_timeout_ms=self.session_timeout_ms,
+            heartbeat_interval_ms=self.heartbeat_interval_ms,
+        )
+        self.consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
+        try:
+            await self.consumer.start()
+            self.joined.set()
+            while True:
+                batches = await self.consumer.getmany(timeout_ms=500)
+                for tp, records in batches.items():
+                    for record in records:
+                        await self.process(record)
+                        self._pending[tp] = OffsetAndMetadata(record.offset + 1, "")
+                    await self.commit_pending()
+        finally:
+            self.joined.clear()
+            try:
+                if self.consumer.assignment():
+                    await self.commit_pending()
+            finally:
+                await self.consumer.stop()
+
+    async def commit_pending(self) -> None:
+        if self._pending and self.consumer is not None:
+            pending, self._pending = self._pending, {}
+            await self.consumer.commit(pending)
+
+    async def process(self, record: ConsumerRecord[Any, Any]) -> None:
+        """Apply one record (with retries) or dead-letter it; never raises for bad data."""
+        try:
+            envelope = decode(record.headers, record.value)
+        except PoisonMessage as exc:
+            await self.dead_letter(record, exc, attempts=1)
+            return
+        if envelope is None or envelope.type not in self.handlers:
+            return
+        with (
+            use_context(extract_kafka_context(record.headers)),
+            log_context(ticket_no=envelope.subject, event_id=envelope.id),
+        ):
+            await self._process(record, envelope)
+
+    async def _process(self, record: ConsumerRecord[Any, Any], envelope: Envelope) -> None:
+        error: BaseException | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                if await self.apply(envelope, topic=record.topic):
+                    record_consumed(self.group, envelope.type)
+                await self.on_processed(envelope)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                error = exc
+                log.warning(
+                    "%s: %s %s failed (attempt %d/%d): %s",
+                    self.group,
+                    envelope.type,
+                    envelope.id,
+                    attempt,
+                    self.max_attempts,
+                    exc,
+                )
+                if attempt < self.max_attempts:
+                    await asyncio.sleep(self.retry_backoff_s * 2 ** (attempt - 1))
+        assert error is not None
+        await self.dead_letter(record, error, attempts=self.max_attempts)
+
+    async def apply(self, envelope: Envelope, *, topic: str) -> bool:
+        """Run the handler and record the inbox entry in one transaction; False if seen before."""
+        handler = self.handlers[envelope.type]
+        try:
+            async with self.db.uow() as uow:
+                if await uow.session.get(self.inbox, envelope.id) is not None:
+                    return False
+                uow.session.add(
+                    self.inbox(event_id=envelope.id, event_type=envelope.type, topic=topic)
+                )
+                await handler(uow, envelope)
+                await uow.commit()
+                return True
+        except IntegrityError:
+            # A concurrent consumer committed the same event id first: already applied.
+            async with self.db.sessions() as session:
+                if await session.get(self.inbox, envelope.id) is not None:
+                    return False
+            raise
+
+    async def on_processed(self, envelope: Envelope) -> None:
+        """Hook between the effect's commit and the offset commit (crash tests override it)."""
+
+    async def dead_letter(
+        self, record: ConsumerRecord[Any, Any], error: BaseException, *, attempts: int
+    ) -> None:
+        """Publish the record to the group's dead-letter topic with the error attached."""
+        log.error(
+            "%s: dead-lettering %s[%s]@%s: %s",
+            self.group,
+            record.topic,
+            record.partition,
+            record.offset,
+            error,
+        )
+        headers = [h for h in (record.headers or ()) if not h[0].startswith("dlq_")]
+        headers += [
+            ("dlq_error", f"{type(error).__name__}: {error}"[:4000].encode()),
+            ("dlq_source_topic", record.topic.encode()),
+            ("dlq_partition", str(record.partition).encode()),
+            ("dlq_offset", str(record.offset).encode()),
+            ("dlq_group", self.group.encode()),
+            ("dlq_attempts", str(attempts).encode()),
+            ("dlq_failed_at", datetime.now(UTC).isoformat().encode()),
+        ]
+        await self.dlq_producer.send_and_wait(
+            dead_letter_topic(self.group), value=record.value, key=record.key, headers=headers
+        )
+        ce_type = dict(record.headers or ()).get("ce_type")
+        record_dead_lettered(self.group, ce_type.decode(errors="replace") if ce_type else None)
+
+
+async def replay_dead_letters(bootstrap: str, group: str, *, producer: AIOKafkaProducer) -> int:
+    """Re-publish every dead-lettered record of a group to its source topic; returns the count.
+
+    Reads each partition of the dead-letter topic from the replayer's committed offset up to
+    the end offset taken at the start (no group join, no guessing by timeouts), and commits
+    after each record, so a replay interrupted half-way resumes without repeating much.
+    Consumers are idempotent, so replaying to the shared source topic is safe for other groups.
+    """
+    topic = dead_letter_topic(group)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=f"{group}-dlq-replay",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    count = 0
+    try:
+        await consumer.topics()  # refresh metadata: nothing is subscribed
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:
+            return 0
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            committed = await consumer.committed(tp)
+            consumer.seek(tp, committed or 0)
+        remaining = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=1000)
+            for tp, records in batches.items():
+                for record in records:
+                    if record.offset >= ends[tp]:
+                        break
+                    headers = [h for h in (record.headers or ()) if not h[0].startswith("dlq_")]
+                    source = dict(record.headers or ()).get("dlq_source_topic", b"").decode()
+                    if source:
+                        await producer.send_and_wait(
+                            source, value=record.value, key=record.key, headers=headers
+                        )
+                        count += 1
+                    await consumer.commit({tp: record.offset + 1})
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+        return count
+    finally:
+        await consumer.stop()

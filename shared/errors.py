@@ -1,0 +1,150 @@
+"""RFC 9457 problem details (`application/problem+json`) for every error a service returns."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    """An error to return as problem+json. `errors` names offending fields."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        type_: str = "about:blank",
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.type = type_
+        self.errors = errors
+        self.headers = headers
+        self.extensions = extensions
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status}
+        if self.detail:
+            body["detail"] = self.detail
+        if instance:
+            body["instance"] = instance
+        if self.errors:
+            body["errors"] = self.errors
+        body.update(self.extensions)
+        return body
+
+
+def field_error(field: str, message: str, status: int = 422) -> Problem:
+    """A validation problem naming one field (dotted path)."""
+    return Problem(
+        status,
+        "Invalid request",
+        f"{field}: {message}",
+        errors=[{"field": field, "message": message}],
+    )
+
+
+def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem.body(str(request.url.path) if request else None),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=problem.headers,
+    )
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:] or parts
+    return ".".join(parts) or "body"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Make every error, including validation and unknown routes, a problem+json."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _field_path(e.get("loc", ())), "message": e.get("msg", "invalid")}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return problem_response(Problem(422, "Invalid request", detail, errors=errors), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        title = HTTPStatus(exc.status_code).phrase
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
+        headers = dict(exc.headers) if exc.headers else None
+        return problem_response(Problem(exc.status_code, title, detail, headers=headers), request)
+
+    async def _storage(request: Request, exc: Exception) -> JSONResponse:
+        if not _database_down(exc):
+            log.exception("database error on %s %s", request.method, request.url.path)
+            return problem_response(Problem(500, "Internal Server Error"), request)
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        down = Problem(
+            503,
+            "Service Unavailable",
+            "the database is unavailable; nothing was changed, retry later",
+            headers={"Retry-After": "5"},
+        )
+        return problem_response(down, request)
+
+    for kind in (DBAPIError, PoolTimeout, ConnectionError, TimeoutError):
+        app.add_exception_handler(kind, _storage)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(Problem(500, "Internal Server Error"), request)
+
+
+def _database_down(exc: BaseException) -> bool:
+    """A lost or refused database connection (not a bug in a query)."""
+    if isinstance(exc, OperationalError | PoolTimeout):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionError | TimeoutError) or type(seen).__name__ in (
+            "ConnectionDoesNotExistError",
+            "CannotConnectNowError",
+            "InterfaceError",
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {
+        "description": HTTPStatus(code).phrase,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for code in (401, 403, 404, 409, 413, 422, 503)
+}

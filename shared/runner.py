@@ -1,0 +1,158 @@
+"""`make run`: the whole system on its embedded default, in one command.
+
+Starts the Tansu broker (memory storage), creates the topics, migrates and starts the
+five services (SQLite files under the data folder) and the gateway, then waits.
+Ctrl-C (or SIGTERM) stops everything; a service that dies is restarted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from shared.broker import Broker
+from shared.kafka import create_topics
+from shared.migrations import upgrade
+from shared.topology import GATEWAY_PORT, SERVICES, spec
+
+LOG_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "logging.json"
+"""JSON log lines with phone numbers masked, as in production."""
+
+
+def _uvicorn(app: str, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-config",
+        str(LOG_CONFIG),
+    ]
+
+
+class System:
+    def __init__(self, data_dir: Path, gateway_port: int, port_base: int, broker_port: int):
+        self.data_dir = data_dir.resolve()
+        self.gateway_port = gateway_port
+        self.ports = {s.name: port_base + i + 1 for i, s in enumerate(SERVICES)}
+        self.broker = Broker(broker_port, log_path=self.data_dir / "broker.log")
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.stopping = False
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {"DATA_DIR": str(self.data_dir), "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap}
+        )
+        for name, port in self.ports.items():
+            env[f"{name.upper()}_PORT"] = str(port)
+            env[f"GATEWAY_UPSTREAM_{name.upper()}"] = f"http://127.0.0.1:{port}"
+        return env
+
+    def spawn(self, name: str) -> None:
+        if name == "gateway":
+            cmd = _uvicorn("shared.gateway:create_app", self.gateway_port)
+        else:
+            cmd = _uvicorn(spec(name).app, self.ports[name])
+        self.children[name] = subprocess.Popen(cmd, env={**self.env(), "OTEL_SERVICE_NAME": name})
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.broker.start()
+        asyncio.run(create_topics(self.broker.bootstrap))
+        os.environ["DATA_DIR"] = str(self.data_dir)
+        for service in SERVICES:
+            settings = service.settings()
+            upgrade(service.name, settings.resolved_database_url, settings.db_schema)
+        for service in SERVICES:
+            self.spawn(service.name)
+        self.spawn("gateway")
+
+    def wait_ready(self, timeout_s: float = 60.0) -> bool:
+        deadline = time.monotonic() + timeout_s
+        url = f"http://127.0.0.1:{self.gateway_port}/readyz"
+        while time.monotonic() < deadline and not self.stopping:
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return True
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        return False
+
+    def supervise(self) -> None:
+        """Restart children that die, until asked to stop."""
+        while not self.stopping:
+            for name, child in list(self.children.items()):
+                if child.poll() is not None and not self.stopping:
+                    print(f"[run] {name} exited with {child.returncode}; restarting", flush=True)
+                    time.sleep(1)
+                    self.spawn(name)
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        self.stopping = True
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in self.children.values():
+            try:
+                child.wait(15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        self.broker.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR", "data")))
+    parser.add_argument("--gateway-port", type=int, default=GATEWAY_PORT)
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        default=GATEWAY_PORT,
+        help="services listen on port-base+1 .. port-base+5",
+    )
+    parser.add_argument("--broker-port", type=int, default=9092)
+    args = parser.parse_args(argv)
+    system = System(args.data_dir, args.gateway_port, args.port_base, args.broker_port)
+
+    def _stop(signum: int, _frame: object) -> None:
+        system.stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        system.start()
+        if system.wait_ready():
+            print(
+                f"[run] ready: http://127.0.0.1:{args.gateway_port}  "
+                f"(API docs: http://127.0.0.1:{args.gateway_port}/docs; "
+                f"data: {system.data_dir}; Ctrl-C stops)",
+                flush=True,
+            )
+        elif not system.stopping:
+            print("[run] services did not become ready; see the logs above", flush=True)
+        system.supervise()
+    finally:
+        print("[run] stopping", flush=True)
+        system.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""A tiny table printer shared by the benchmark sections."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+
+def percentile(samples: list[float], q: float) -> float:
+    """The q-th percentile (0-100) of samples, by nearest rank."""
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered)) - 1))
+    return ordered[rank]
+
+
+@dataclass
+class Row:
+    name: str
+    value: float
+    unit: str
+    baseline: float | None = None
+    higher_is_better: bool = True
+
+    def ratio(self) -> str:
+        if not self.baseline or not self.value:
+            return ""
+        r = self.value / self.baseline if self.higher_is_better else self.baseline / self.value
+        return f"{r:8.2f}x"
+
+
+@dataclass
+class Report:
+    section: str
+    rows: list[Row] = field(default_factory=list)
+
+    def add(self, name: str, value: float, unit: str, **kw: float | bool | None) -> None:
+        self.rows.append(Row(name, value, unit, **kw))  # type: ignore[arg-type]
+
+    def print(self) -> None:
+        print(f"\n== {self.section} ==")
+        print(f"{'measure':44} {'value':>12} {'unit':10} {'baseline':>12} {'vs base':>9}")
+        for r in self.rows:
+            base = f"{r.baseline:12.2f}" if r.baseline is not None else " " * 12
+            print(f"{r.name:44} {r.value:12.2f} {r.unit:10} {base} {r.ratio():>9}")
+
+
+def summary(samples_ms: list[float]) -> tuple[float, float, float]:
+    """(mean, p50, p99) of latency samples in milliseconds."""
+    return statistics.fmean(samples_ms), percentile(samples_ms, 50), percentile(samples_ms, 99)

@@ -1,0 +1,197 @@
+"""SLA at scale: deadline arithmetic on the working-day index vs a day-by-day loop, and one
+scheduler tick over a million open clocks vs a scan of all of them (same run, same data)."""
+
+from __future__ import annotations
+
+import random
+import resource
+import sqlite3
+import time
+import tracemalloc
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from services.sla.calendar import WorkingCalendar, default_calendar
+from services.sla.calendar_store import CalendarCache
+from services.sla.clock import Limit, clock_state
+from services.sla.handlers import Sla
+from services.sla.models import Clock, platform
+from services.sla.settings import SlaSettings
+from shared.db import Database
+from shared.migrations import upgrade_async
+from shared.outbox import Outbox
+from tests.bench.report import Report
+
+RESOLUTION = Limit("working_days", 20)
+
+
+def _naive_due(calendar: WorkingCalendar, received: datetime, n: int) -> date:
+    """The baseline: walk day by day asking whether each is a working day."""
+    day = received.date()
+    counted = 0
+    while counted < n:
+        day += timedelta(days=1)
+        if calendar.is_workday(day):
+            counted += 1
+    return day + timedelta(days=1)
+
+
+def _arithmetic(report: Report, samples: int) -> None:
+    calendar = default_calendar()
+    rng = random.Random(7)
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    moments = [
+        start + timedelta(minutes=rng.randrange(0, 6 * 365 * 24 * 60)) for _ in range(samples)
+    ]
+    t0 = time.perf_counter()
+    for m in moments:
+        clock_state(started_at=m, limit=RESOLUTION, calendar=calendar, now=m)
+    indexed = samples / (time.perf_counter() - t0)
+    # the naive loop is run on a tenth of the samples (it is the slow one)
+    few = moments[: max(1, samples // 10)]
+    t0 = time.perf_counter()
+    for m in few:
+        _naive_due(calendar, m, 20)
+    naive = len(few) / (time.perf_counter() - t0)
+    # and for a long limit, where the loop's cost grows with the distance
+    t0 = time.perf_counter()
+    for m in moments[:2000]:
+        calendar.add_working_days(m.date(), 250)
+    indexed_long = 2000 / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    for m in moments[:200]:
+        _naive_due(calendar, m, 250)
+    naive_long = 200 / (time.perf_counter() - t0)
+    report.add("deadline computations (20 wd, full clock)", indexed, "ops/s", baseline=naive)
+    report.add("add_working_days(250)", indexed_long, "ops/s", baseline=naive_long)
+
+
+def _fill(path: Path, open_clocks: int, due_now: int, now: datetime) -> None:
+    """Insert clock rows directly (the bench measures reading and firing, not inserting)."""
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=OFF")
+    rng = random.Random(11)
+    fmt = "%Y-%m-%d %H:%M:%S.%f"
+    rows = []
+    for i in range(open_clocks):
+        if i < due_now:
+            nxt = now - timedelta(seconds=rng.randrange(1, 3600))
+        else:
+            nxt = now + timedelta(minutes=rng.randrange(1, 60 * 24 * 30))
+        started = nxt - timedelta(days=10)
+        rows.append(
+            (
+                f"TS{i:013d}",
+                "resolution",
+                "normal",
+                "hotline",
+                0,
+                "network",
+                "network_maintenance",
+                "hours",
+                240,
+                started.strftime(fmt),
+                "[]",
+                None,
+                1,
+                "running",
+                nxt.strftime(fmt),
+                None,
+                0,
+                None,
+                None,
+                nxt.strftime(fmt),
+                now.strftime(fmt),
+            )
+        )
+        if len(rows) == 50_000:
+            _insert(con, rows)
+            rows = []
+    _insert(con, rows)
+    con.commit()
+    con.close()
+
+
+def _insert(con: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
+    con.executemany(
+        "INSERT INTO clock (ticket_no, name, severity, channel, over_level, category,"
+        " handler_department, limit_unit, limit_amount, started_at, pauses, met_at, open, state,"
+        " due_at, warn_at, provisional, warned_at, breached_at, next_fire_at, updated_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
+
+
+async def _tick(report: Report, workdir: Path, open_clocks: int, due_now: int) -> None:
+    path = workdir / "sla.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await upgrade_async("sla", url)
+    now = datetime.now(UTC)
+    t0 = time.perf_counter()
+    _fill(path, open_clocks, due_now, now)
+    fill_s = time.perf_counter() - t0
+    db = Database(url)
+    db.outbox = Outbox(platform.models.outbox, source="/bench")
+    settings = SlaSettings(database_url=url, scheduler_batch=due_now)
+    sla = Sla(settings, CalendarCache())
+    async with db.sessions() as s:
+        await sla.cache.get(s)  # build the calendar once, as a running service has
+    # finding what is due: the next-fire index vs reading every open clock (the baseline)
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    async with db.sessions() as s:
+        query = select(Clock.id).where(Clock.next_fire_at <= now).order_by(Clock.next_fire_at)
+        indexed_due = (await s.scalars(query)).all()
+    find_s = time.perf_counter() - t0
+    _, find_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    async with db.sessions() as s:
+        every_open = select(Clock.id, Clock.next_fire_at).where(Clock.open.is_(True))
+        rows = (await s.execute(every_open)).all()
+        naive_due = [r.id for r in rows if r.next_fire_at is not None and r.next_fire_at <= now]
+    scan_s = time.perf_counter() - t0
+    _, scan_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    # the real tick: find and fire (compare-and-set + outbox, batched transactions)
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    fired = await sla.tick(db, now)
+    tick_s = time.perf_counter() - t0
+    _, tick_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    await db.dispose()
+    assert fired == due_now == len(indexed_due) == len(naive_due), (fired, due_now)
+    mib = 2**20
+    report.add(f"setup: {open_clocks:,} open clocks inserted", fill_s, "s", higher_is_better=False)
+    report.add(
+        f"find {due_now:,} due among {open_clocks:,}",
+        find_s * 1000,
+        "ms",
+        baseline=scan_s * 1000,
+        higher_is_better=False,
+    )
+    report.add(
+        "find: peak traced memory",
+        find_peak / mib,
+        "MiB",
+        baseline=scan_peak / mib,
+        higher_is_better=False,
+    )
+    report.add(f"tick: find + fire {due_now:,} (wall)", tick_s * 1000, "ms")
+    report.add("tick: fired per second", fired / tick_s, "clocks/s")
+    report.add("tick: peak traced memory", tick_peak / mib, "MiB")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report.add("process max RSS", rss, "MiB")
+
+
+async def run(workdir: Path, *, quick: bool) -> Report:
+    workdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (setup, before timing)
+    report = Report("sla: working-day arithmetic and the deadline scheduler")
+    _arithmetic(report, 5_000 if quick else 50_000)
+    await _tick(report, workdir, 100_000 if quick else 1_000_000, 200 if quick else 1_000)
+    return report

@@ -1,0 +1,197 @@
+"""The monthly report (通报) from the record and what other services published; JSON, CSV,
+and an HTML page rendered by headless Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.intake import handlers
+from shared.cloudevents import Envelope
+from shared.events import RefundApproved, SlaBreached, SlaMet, SpDisputeOpened, SurgeAlertRaised
+from tests.builders import auth, complaint
+
+AGENT = auth("agent")
+MANAGER = auth("centre_manager")
+MONTH = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+
+
+async def _apply(rt: Any, handler: Any, event: Any) -> None:
+    async with rt.db.uow() as uow:
+        await handler(uow, Envelope(event=event))
+        await uow.commit()
+
+
+async def _seed(client: Any, rt: Any) -> list[str]:
+    tickets = []
+    for body in (
+        complaint(),
+        complaint(description="本月话费多扣了50元", category="billing"),
+        complaint(description="莫名其妙订了彩铃包，每月扣10元", channel="web"),
+    ):
+        r = await client.post("/v1/complaints", json=body, headers=AGENT)
+        tickets.append(r.json()["ticket_no"])
+    now = datetime.now(UTC)
+    first, second, third = tickets
+    for command, payload in (
+        ("accept", {}),
+        ("start", {}),
+        ("resolve", {"resolution": "已修复", "responsibility": "company"}),
+        ("feedback", {"satisfied": False, "score": 2}),
+    ):
+        await client.post(f"/v1/complaints/{first}/{command}", json=payload, headers=AGENT)
+    for command, payload in (
+        ("accept", {}),
+        ("start", {}),
+        ("resolve", {"resolution": "已退费", "responsibility": "company"}),
+        ("feedback", {"satisfied": True, "score": 5}),
+    ):
+        await client.post(f"/v1/complaints/{second}/{command}", json=payload, headers=AGENT)
+    await _apply(
+        rt,
+        handlers.sla_clock_ended,
+        SlaMet(ticket_no=first, clock="acceptance", due_at=now, met_at=now),
+    )
+    await _apply(
+        rt, handlers.sla_clock_ended, SlaBreached(ticket_no=second, clock="acceptance", due_at=now)
+    )
+    await _apply(
+        rt,
+        handlers.sla_clock_ended,
+        SlaMet(ticket_no=second, clock="first_reply", due_at=now, met_at=now),
+    )
+    await _apply(
+        rt,
+        handlers.refund_changed,
+        RefundApproved(
+            ticket_no=second,
+            refund_id="RF1",
+            kind="refund",
+            amount_fen=5000,
+            approved_by="m",
+            approved_at=now,
+        ),
+    )
+    await _apply(
+        rt,
+        handlers.refund_changed,
+        RefundApproved(
+            ticket_no=third,
+            refund_id="RF2",
+            kind="double_refund",
+            amount_fen=60000,
+            approved_by="m",
+            approved_at=now,
+        ),
+    )
+    await _apply(
+        rt,
+        handlers.sp_dispute_opened,
+        SpDisputeOpened(
+            ticket_no=third,
+            dispute_id="D1",
+            sp_code="SP901",
+            charge_amount_fen=1000,
+            proof_due_at=now + timedelta(days=15),
+        ),
+    )
+    await _apply(
+        rt,
+        handlers.surge_alert_raised,
+        SurgeAlertRaised(
+            ticket_no=first,
+            cluster_id="S-1",
+            level="front_desk",
+            notify_role="shift_leader",
+            count=3,
+            tickets=[first],
+            raised_at=now,
+        ),
+    )
+    return tickets
+
+
+async def test_the_monthly_report_counts_rates_tiers_and_surges(intake: Any) -> None:
+    client, rt = intake
+    await _seed(client, rt)
+    r = await client.get("/v1/reports/monthly", params={"month": MONTH}, headers=MANAGER)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["complaints"] == 3
+    assert report["by_category"] == {"network": 1, "billing": 1, "value_added": 1}
+    assert report["by_channel"] == {"hotline": 2, "web": 1}
+    assert report["by_status"] == {"reopened": 1, "closed": 1, "received": 1}
+    assert report["timeliness"]["acceptance"] == {"numerator": 1, "denominator": 2, "rate": 0.5}
+    assert report["reply_rate"]["numerator"] == 1
+    assert report["satisfaction"] == {"numerator": 1, "denominator": 2, "rate": 0.5}
+    assert report["average_score"] == 3.5
+    assert report["reopen_rate"] == {"numerator": 1, "denominator": 2, "rate": 0.5}
+    tiers = {t["tier"]: (t["count"], t["amount_fen"]) for t in report["refunds_by_tier"]}
+    assert tiers == {"≤100": (1, 5000), "≤500": (0, 0), "≤2000": (1, 60000), ">2000": (0, 0)}
+    assert report["surges"] == 1 and report["surges_by_level"] == {"front_desk": 1}
+    assert report["sp_complaints"] == [
+        {"sp_code": "SP901", "complaints": 1, "subscribers": None, "per_10000_users": None}
+    ]
+    csv = await client.get(
+        "/v1/reports/monthly", params={"month": MONTH, "format": "csv"}, headers=MANAGER
+    )
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert "timeliness,acceptance,0.5" in csv.text
+    bad = await client.get("/v1/reports/monthly", params={"month": "2026-13"}, headers=MANAGER)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "month"
+    assert (
+        await client.get("/v1/reports/monthly", params={"month": MONTH}, headers=AGENT)
+    ).status_code == 403
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+async def test_the_html_report_renders_in_headless_chromium(intake: Any, tmp_path: Path) -> None:
+    browser = _chromium()
+    if browser is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is required under CI=true (.ci/run installs it)")
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    client, rt = intake
+    await _seed(client, rt)
+    r = await client.get(
+        "/v1/reports/monthly", params={"month": MONTH, "format": "html"}, headers=MANAGER
+    )
+    assert r.headers["content-type"].startswith("text/html")
+    page = tmp_path / "report.html"
+    page.write_text(r.text, encoding="utf-8")
+    shot = tmp_path / "report.png"
+    flags = [
+        browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1000,1800",
+    ]  # fmt: skip
+    dom = await asyncio.to_thread(
+        subprocess.run,
+        [*flags, "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert '<span id="total">3</span>' in dom.stdout
+    assert dom.stdout.count("<svg") == 7 and "<rect" in dom.stdout
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [*flags, f"--screenshot={shot}", page.as_uri()],
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    png = shot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(png) > 20_000  # text, cards and bars: a blank page compresses to a few KB

@@ -1,0 +1,144 @@
+"""When customer SMS go out: quiet hours, the rate limit, opt-outs, gateway errors and a
+crash mid-send (the dispatcher's clock is a manual one here; its timers are off)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from services.notify.clock import ManualClock
+from services.notify.models import Notification
+from services.notify.sms.sink import SmppSink
+from tests.builders import auth
+from tests.integration.notify import events as ev
+from tests.integration.notify.conftest import OPS, NotifyFactory
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def next_local(hour: int, minute: int = 0) -> datetime:
+    """The next such wall-clock time in Shanghai after a day from now (always in the future)."""
+    tomorrow = datetime.now(SH) + timedelta(days=1)
+    return tomorrow.replace(hour=hour, minute=minute, second=0, microsecond=0).astimezone(UTC)
+
+
+def _statuses(items: list[dict[str, object]]) -> dict[object, object]:
+    return {n["template"]: n["status"] for n in items}
+
+
+async def test_quiet_hours_hold_customer_sms_until_the_window_opens(
+    notify_app: NotifyFactory, smsc: SmppSink
+) -> None:
+    clock = ManualClock(next_local(23))
+    quiet = {"quiet_hours_start": time(22), "quiet_hours_end": time(8)}
+    async with notify_app(scheduler_enabled=False, app_kw={"clock": clock}, **quiet) as notify:
+        await notify.apply(ev.received("QH-1"), ev.status("QH-1", "accepted"))
+        await notify.tick()
+        items = await notify.notifications("QH-1")
+        # The complaint number is urgent (the customer just called); the rest waits for 08:00.
+        assert _statuses(items) == {"ticket_registered": "sent", "ticket_accepted": "pending"}
+        waiting = next(n for n in items if n["template"] == "ticket_accepted")
+        opens = datetime.fromisoformat(waiting["send_after"]).astimezone(SH)
+        assert (opens.hour, opens.minute) == (8, 0) and waiting["last_error"] == "quiet hours"
+        clock.at = opens.astimezone(UTC) - timedelta(minutes=1)
+        assert await notify.tick() == 0
+        clock.at = opens.astimezone(UTC)
+        await notify.tick()
+        assert _statuses(await notify.notifications("QH-1"))["ticket_accepted"] == "sent"
+        assert len(smsc.messages) == 2
+
+
+async def test_a_customer_gets_at_most_the_rate_limit_per_window(
+    notify_app: NotifyFactory, smsc: SmppSink
+) -> None:
+    clock = ManualClock(next_local(10))
+    async with notify_app(
+        scheduler_enabled=False, app_kw={"clock": clock}, sms_rate_limit_count=2
+    ) as notify:
+        await notify.apply(
+            ev.received("RL-1"),
+            ev.status("RL-1", "accepted"),
+            ev.status("RL-1", "replied"),
+            ev.status("RL-1", "resolved"),
+        )
+        await notify.tick()
+        assert len(smsc.pdus) == 2
+        held = [n for n in await notify.notifications("RL-1") if n["status"] == "pending"]
+        assert {n["last_error"] for n in held} == {"rate limit"}
+        clock.advance(minutes=59)
+        await notify.tick()
+        assert len(smsc.pdus) == 2
+        clock.advance(minutes=1)
+        await notify.tick()
+        assert len(smsc.pdus) == 4
+
+
+async def test_opt_out_suppresses_optional_sms_but_not_the_complaint_number(
+    notify_app: NotifyFactory, smsc: SmppSink
+) -> None:
+    async with notify_app(scheduler_enabled=False) as notify:
+        c = notify.client
+        body = {"msisdn": "138 0013 8000", "reason": "客户要求"}
+        assert (await c.post("/v1/notifications/opt-outs", json=body)).status_code == 401
+        r = await c.post("/v1/notifications/opt-outs", json=body, headers=auth("agent"))
+        assert r.status_code == 403
+        r = await c.post("/v1/notifications/opt-outs", json={"msisdn": "12345"}, headers=OPS)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "msisdn"
+        r = await c.post("/v1/notifications/opt-outs", json=body, headers=OPS)
+        assert r.status_code == 201 and r.json()["msisdn"] == "138****8000"
+        r = await c.post("/v1/notifications/opt-outs", json=body, headers=OPS)
+        assert r.status_code == 200
+        listed = (await c.get("/v1/notifications/opt-outs", headers=OPS)).json()
+        assert [o["msisdn"] for o in listed] == ["138****8000"]
+
+        await notify.apply(ev.received("OO-1"), ev.clocks("OO-1"), ev.status("OO-1", "accepted"))
+        await notify.tick()
+        statuses = _statuses(await notify.notifications("OO-1"))
+        assert statuses == {"ticket_registered": "sent", "ticket_accepted": "suppressed"}
+        assert len(smsc.messages) == 1
+
+        url = "/v1/notifications/opt-outs/13800138000"
+        assert (await c.delete(url, headers=OPS)).status_code == 204
+        assert (await c.delete(url, headers=OPS)).status_code == 404
+
+
+async def test_gateway_refusals_retry_only_what_cannot_have_been_sent(
+    notify_app: NotifyFactory, smsc: SmppSink
+) -> None:
+    clock = ManualClock(next_local(10))
+    async with notify_app(scheduler_enabled=False, app_kw={"clock": clock}) as notify:
+        smsc.reject_status = 0x58  # ESME_RTHROTTLED: not taken, try later
+        await notify.apply(ev.received("GW-1"))
+        await notify.tick()
+        [n] = await notify.notifications("GW-1")
+        assert (n["status"], n["attempts"]) == ("pending", 1) and "0x00000058" in n["last_error"]
+        smsc.reject_status = None
+        clock.advance(seconds=5)
+        await notify.tick()
+        [n] = await notify.notifications("GW-1")
+        assert (n["status"], n["attempts"]) == ("sent", 2) and n["provider_message_id"], str(n)
+
+        smsc.reject_status = 0x0B  # ESME_RINVDSTADR: never going to work
+        await notify.apply(ev.received("GW-2"))
+        await notify.tick()
+        [n] = await notify.notifications("GW-2")
+        assert (n["status"], n["attempts"]) == ("failed", 1)
+
+
+async def test_a_send_interrupted_by_a_crash_is_not_repeated(
+    notify_app: NotifyFactory, smsc: SmppSink
+) -> None:
+    clock = ManualClock(next_local(10))
+    async with notify_app(scheduler_enabled=False, app_kw={"clock": clock}) as notify:
+        await notify.apply(ev.received("CR-1"))
+        async with notify.rt.db.sessions() as s:
+            ids = list((await s.scalars(select(Notification.id))).all())
+        # A replica claimed the row and died before writing the outcome.
+        assert len(await notify.parts.dispatcher._claim(ids, clock.now())) == 1
+        clock.advance(seconds=notify.parts.settings.send_lease_s + 1)
+        await notify.tick()
+        [n] = await notify.notifications("CR-1")
+        assert n["status"] == "failed" and "not re-sent" in n["last_error"]
+        assert smsc.pdus == []

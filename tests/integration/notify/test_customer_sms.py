@@ -1,0 +1,110 @@
+"""Customer SMS end to end: recorded from events, sent once over SMPP to a real peer, delivery
+receipts folded in, survey replies mapped back to the right ticket."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaProducer
+
+from services.notify.sms.sink import SmppSink
+from tests.builders import eventually
+from tests.integration.notify import events as ev
+from tests.integration.notify.conftest import NotifyFactory, NotifyUnderTest
+from tests.integration.platform.fixtures import send
+
+
+async def _delivered(notify: NotifyUnderTest, ticket_no: str, template: str) -> dict[str, object]:
+    async def probe() -> dict[str, object] | None:
+        for n in await notify.notifications(ticket_no):
+            if n["template"] == template and n["status"] == "delivered":
+                return dict(n)
+        return None
+
+    return await eventually(probe, within=10)
+
+
+async def test_a_redelivered_registration_sends_one_sms_with_number_and_promised_times(
+    notify_app: NotifyFactory, smsc: SmppSink, producer: AIOKafkaProducer
+) -> None:
+    async with notify_app(consumers_enabled=True) as notify:
+        registered = ev.received("TS-1")
+        await send(producer, registered)
+        await send(producer, ev.clocks("TS-1"))
+        await send(producer, registered)  # redelivery: the same event id again
+        sms = await _delivered(notify, "TS-1", "ticket_registered")
+        assert sms["recipient"] == "138****8000" and sms["channel"] == "sms"
+        body = str(sms["body"])
+        assert "投诉编码：TS-1" in body and "11月24日 10:00前受理" in body and "12月21日" in body
+        assert [text for _, text in smsc.messages] == [body]
+        assert smsc.pdus[0].destination == "8613800138000" and smsc.pdus[0].data_coding == 8
+        assert len(await notify.notifications("TS-1")) == 1
+        recorded = await notify.outbox("NotificationRecorded")
+        assert len(recorded) == 1 and recorded[0]["recipient_masked"] == "138****8000"
+
+
+async def test_registration_goes_without_times_when_the_clocks_are_late(
+    notify_app: NotifyFactory, smsc: SmppSink
+) -> None:
+    async with notify_app(registration_wait_for_clocks_s=0.3) as notify:
+        await notify.apply(ev.received("TS-2"))
+        sms = await _delivered(notify, "TS-2", "ticket_registered")
+        assert "投诉编码：TS-2" in str(sms["body"]) and "24小时内受理" in str(sms["body"])
+        await notify.apply(ev.clocks("TS-2"))  # too late: nothing is sent again
+        assert len(smsc.messages) == 1
+
+
+async def test_lifecycle_messages_and_a_survey_reply_for_the_latest_resolved_ticket(
+    notify_app: NotifyFactory, smsc: SmppSink
+) -> None:
+    async with notify_app(sms_rate_limit_count=20) as notify:
+        await notify.apply(ev.received("TS-3"), ev.clocks("TS-3"), ev.received("TS-4"))
+        await notify.apply(
+            ev.status("TS-3", "accepted"),
+            ev.status("TS-3", "replied"),
+            ev.status("TS-3", "replied"),  # a second reply is no "first reply"
+            ev.status("TS-3", "resolved", at=ev.NOW),
+            ev.status("TS-4", "resolved", at=ev.NOW.replace(hour=3)),
+            ev.status("TS-4", "reopened"),
+        )
+        templates = {n["template"] for n in await notify.notifications("TS-3")}
+        assert templates == {
+            "ticket_registered",
+            "ticket_accepted",
+            "ticket_first_reply",
+            "ticket_resolved",
+        }
+        resolved = await _delivered(notify, "TS-3", "ticket_resolved")
+        assert "回复1表示满意，回复2表示不满意" in str(resolved["body"])
+        assert (await _delivered(notify, "TS-4", "ticket_reopened"))["status"] == "delivered"
+
+        # TS-4 was resolved later but reopened: its survey closed, so "１" answers TS-3.
+        await smsc.send_mo("8613800138000", "１")
+        replies = await eventually(lambda: notify.outbox("SurveyReplied"))
+        assert [(r["ticket_no"], r["satisfied"], r["raw_reply"]) for r in replies] == [
+            ("TS-3", True, "１")
+        ]
+        await smsc.send_mo("8613800138000", "2")  # the survey is answered: nothing more
+        await smsc.send_mo("8613900139000", "2")  # not our customer
+        assert len(await notify.outbox("SurveyReplied")) == 1
+
+
+async def test_refunds_in_yuan_and_one_message_per_customer_when_a_surge_ends(
+    notify_app: NotifyFactory, smsc: SmppSink
+) -> None:
+    other = "+8613900139000"
+    async with notify_app() as notify:
+        await notify.apply(
+            ev.received("TS-5"),
+            ev.received("TS-6"),
+            ev.received("TS-7", msisdn=other),
+            ev.refund_approved("TS-5", 15050),
+            ev.refund_paid("TS-5", 15050),
+            ev.surge_resolved(["TS-5", "TS-6", "TS-7", "TS-unknown"]),
+        )
+        paid = await _delivered(notify, "TS-5", "refund_paid")
+        assert "退费150.50元已退回" in str(paid["body"])
+        surge = [n for n in await notify.notifications() if n["template"] == "surge_resolved"]
+        assert sorted((n["ticket_no"], n["recipient"]) for n in surge) == [
+            ("TS-5", "138****8000"),
+            ("TS-7", "139****9000"),
+        ]
+        assert "基站故障已修复" in surge[0]["body"]

@@ -1,0 +1,97 @@
+"""Processes that die at the worst moment, for the crash tests (run with `python -m`).
+
+stage-and-die URL SCHEMA N          commit N events, then die before any relay runs
+relay-dies-after-ack URL SCHEMA BOOTSTRAP
+                                    publish, get the broker's ack, die before marking sent
+consumer-dies-after-effect URL SCHEMA BOOTSTRAP
+                                    apply one event, die before committing its offset
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from datetime import UTC, datetime
+
+from services.routing.consumer import HANDLERS as ROUTING_HANDLERS
+from services.routing.models import platform as routing_platform
+from shared.cloudevents import Envelope
+from shared.consumer import ConsumerRunner
+from shared.db import Database
+from shared.events import TicketStatusChanged
+from shared.kafka import make_producer
+from shared.outbox import Outbox, OutboxRelay
+from tests.integration.platform import fixtures
+
+
+def _db(url: str, schema: str) -> Database:
+    db = Database(url, schema=schema or None)
+    db.outbox = Outbox(fixtures.OUTBOX, source="/tests")
+    return db
+
+
+async def stage_and_die(url: str, schema: str, n: int) -> None:
+    db = _db(url, schema)
+    async with db.uow() as uow:
+        for i in range(n):
+            uow.publish(
+                TicketStatusChanged(
+                    ticket_no=f"TS-CRASH-{i % 3}",
+                    from_status=None,
+                    to_status=f"s{i}",
+                    actor="test",
+                    changed_at=datetime.now(UTC),
+                )
+            )
+        await uow.commit()
+    os._exit(9)
+
+
+class _DyingRelay(OutboxRelay):
+    async def before_mark_sent(self, ids: list[int]) -> None:
+        if ids:
+            os._exit(9)
+
+
+async def relay_dies_after_ack(url: str, schema: str, bootstrap: str) -> None:
+    producer = make_producer(bootstrap, client_id="dying-relay")
+    await producer.start()
+    await _DyingRelay(_db(url, schema), fixtures.OUTBOX, producer).run_once()
+    raise SystemExit("relay should have died")
+
+
+class _DyingConsumer(ConsumerRunner):
+    async def on_processed(self, envelope: Envelope) -> None:
+        os._exit(9)
+
+
+async def consumer_dies_after_effect(url: str, schema: str, bootstrap: str) -> None:
+    db = Database(url, schema=schema or None)
+    db.outbox = Outbox(routing_platform.models.outbox, source="/tests")
+    producer = make_producer(bootstrap, client_id="dying-consumer")
+    await producer.start()
+    runner = _DyingConsumer(
+        db=db,
+        inbox_model=routing_platform.models.inbox,
+        group="routing",
+        bootstrap=bootstrap,
+        handlers=ROUTING_HANDLERS,
+        dlq_producer=producer,
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=300,
+    )
+    await asyncio.wait_for(runner.run(), 60)
+    raise SystemExit("consumer should have died")
+
+
+if __name__ == "__main__":
+    mode, *args = sys.argv[1:]
+    if mode == "stage-and-die":
+        asyncio.run(stage_and_die(args[0], args[1], int(args[2])))
+    elif mode == "relay-dies-after-ack":
+        asyncio.run(relay_dies_after_ack(*args))
+    elif mode == "consumer-dies-after-effect":
+        asyncio.run(consumer_dies_after_effect(*args))
+    else:
+        raise SystemExit(f"unknown mode {mode}")
