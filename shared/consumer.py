@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shared.cloudevents import Envelope, PoisonMessage, decode
 from shared.db import Database, UnitOfWork
+from shared.errors import database_unavailable
 from shared.events import Event, dead_letter_topic
 from shared.observability import (
     extract_kafka_context,
@@ -110,11 +111,21 @@ class ConsumerRunner:
                     await self.commit_pending()
         finally:
             self.joined.clear()
-            try:
-                if self.consumer.assignment():
-                    await self.commit_pending()
-            finally:
-                await self.consumer.stop()
+            await self._close(self.consumer)
+
+    async def _close(self, consumer: AIOKafkaConsumer) -> None:
+        """Commit what was applied and leave the group, bounded: a broker that does not
+        answer must not keep a stopping service alive (uncommitted offsets are re-delivered
+        and the inbox drops them)."""
+        try:
+            if consumer.assignment():
+                await asyncio.wait_for(self.commit_pending(), 5)
+        except Exception as exc:
+            log.warning("%s: offsets not committed on stop: %r", self.group, exc)
+        try:
+            await asyncio.wait_for(consumer.stop(), 10)
+        except Exception as exc:
+            log.warning("%s: consumer did not stop cleanly: %r", self.group, exc)
 
     async def commit_pending(self) -> None:
         if self._pending and self.consumer is not None:
@@ -138,7 +149,8 @@ class ConsumerRunner:
 
     async def _process(self, record: ConsumerRecord[Any, Any], envelope: Envelope) -> None:
         error: BaseException | None = None
-        for attempt in range(1, self.max_attempts + 1):
+        attempt, outage_wait = 1, self.retry_backoff_s
+        while attempt <= self.max_attempts:
             try:
                 if await self.apply(envelope, topic=record.topic):
                     record_consumed(self.group, envelope.type)
@@ -147,6 +159,19 @@ class ConsumerRunner:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if database_unavailable(exc):
+                    # Not the event's fault: wait for the database, never dead-letter for it.
+                    log.warning(
+                        "%s: database unavailable applying %s %s; retrying in %.1fs: %s",
+                        self.group,
+                        envelope.type,
+                        envelope.id,
+                        outage_wait,
+                        exc,
+                    )
+                    await asyncio.sleep(outage_wait)
+                    outage_wait = min(outage_wait * 2, 5.0)
+                    continue
                 error = exc
                 log.warning(
                     "%s: %s %s failed (attempt %d/%d): %s",
@@ -159,6 +184,7 @@ class ConsumerRunner:
                 )
                 if attempt < self.max_attempts:
                     await asyncio.sleep(self.retry_backoff_s * 2 ** (attempt - 1))
+                attempt += 1
         assert error is not None
         await self.dead_letter(record, error, attempts=self.max_attempts)
 

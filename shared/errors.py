@@ -102,7 +102,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(Problem(exc.status_code, title, detail, headers=headers), request)
 
     async def _storage(request: Request, exc: Exception) -> JSONResponse:
-        if not _database_down(exc):
+        if not database_unavailable(exc):
             log.exception("database error on %s %s", request.method, request.url.path)
             return problem_response(Problem(500, "Internal Server Error"), request)
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
@@ -123,7 +123,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(Problem(500, "Internal Server Error"), request)
 
 
-def _database_down(exc: BaseException) -> bool:
+def database_unavailable(exc: BaseException) -> bool:
     """A lost or refused database connection (not a bug in a query)."""
     if isinstance(exc, OperationalError | PoolTimeout):
         return True

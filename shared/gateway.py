@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import itertools
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,12 +35,32 @@ HOP_BY_HOP = {
 }
 
 
-def upstreams() -> dict[str, str]:
-    """Service base URLs: GATEWAY_UPSTREAM_<NAME> or 127.0.0.1 on the service's port."""
+def upstreams() -> dict[str, list[str]]:
+    """Service base URLs: GATEWAY_UPSTREAM_<NAME> (comma-separated for several replicas) or
+    127.0.0.1 on the service's port."""
     return {
-        s.name: os.environ.get(f"GATEWAY_UPSTREAM_{s.name.upper()}", f"http://127.0.0.1:{s.port}")
+        s.name: [
+            url.strip()
+            for url in os.environ.get(
+                f"GATEWAY_UPSTREAM_{s.name.upper()}", f"http://127.0.0.1:{s.port}"
+            ).split(",")
+            if url.strip()
+        ]
         for s in SERVICES
     }
+
+
+class Upstream:
+    """The replicas of one service, taken in turn; a replica that refuses the connection is
+    skipped for this request (nothing reached it, so trying the next one is safe)."""
+
+    def __init__(self, urls: list[str]) -> None:
+        self.urls = urls
+        self._next = itertools.count()
+
+    def order(self) -> list[str]:
+        start = next(self._next) % len(self.urls)
+        return self.urls[start:] + self.urls[:start]
 
 
 def _problem(status: int, title: str, detail: str) -> JSONResponse:
@@ -48,8 +69,9 @@ def _problem(status: int, title: str, detail: str) -> JSONResponse:
     )
 
 
-def create_gateway(targets: dict[str, str] | None = None) -> Starlette:
+def create_gateway(targets: dict[str, list[str]] | None = None) -> Starlette:
     targets = targets or upstreams()
+    pools = {name: Upstream(urls) for name, urls in targets.items()}
     client: dict[str, httpx.AsyncClient] = {}
 
     @asynccontextmanager
@@ -68,18 +90,28 @@ def create_gateway(targets: dict[str, str] | None = None) -> Starlette:
         headers.append(("x-forwarded-for", request.client.host if request.client else ""))
         headers.append(("x-forwarded-prefix", ""))
         # forward the path exactly as the client sent it (still percent-encoded)
-        raw_path = request.scope.get("raw_path") or request.url.path.encode()
-        url = targets[spec.name] + raw_path.decode("latin-1")
+        target = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
         if request.url.query:
-            url += "?" + request.url.query
-        try:
-            upstream = await client["c"].request(
-                request.method, url, headers=headers, content=await request.body()
-            )
-        except httpx.InvalidURL:
-            return _problem(400, "Bad Request", "the request target is not a valid URL")
-        except httpx.TransportError as exc:
-            return _problem(502, "Bad Gateway", f"{spec.name} unreachable: {type(exc).__name__}")
+            target += "?" + request.url.query
+        body = await request.body()
+        upstream: httpx.Response | None = None
+        error: Exception | None = None
+        for base in pools[spec.name].order():
+            try:
+                upstream = await client["c"].request(
+                    request.method, base + target, headers=headers, content=body
+                )
+                break
+            except httpx.InvalidURL:
+                return _problem(400, "Bad Request", "the request target is not a valid URL")
+            except httpx.ConnectError as exc:
+                error = exc  # refused before anything was sent: the next replica may answer
+            except httpx.TransportError as exc:
+                error = exc
+                break
+        if upstream is None:
+            name = type(error).__name__
+            return _problem(502, "Bad Gateway", f"{spec.name} unreachable: {name}")
         out_headers = {
             k: v
             for k, v in upstream.headers.items()
@@ -105,15 +137,22 @@ def create_gateway(targets: dict[str, str] | None = None) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> JSONResponse:
-        async def check(name: str) -> tuple[str, str]:
+        async def check(name: str, url: str) -> tuple[str, str, str]:
             try:
-                r = await client["c"].get(targets[name] + "/readyz", timeout=5)
-                return name, "ok" if r.status_code == 200 else f"status {r.status_code}"
+                r = await client["c"].get(url + "/readyz", timeout=5)
+                return name, url, "ok" if r.status_code == 200 else f"status {r.status_code}"
             except httpx.TransportError as exc:
-                return name, f"error: {type(exc).__name__}"
+                return name, url, f"error: {type(exc).__name__}"
 
-        checks = dict(await asyncio.gather(*(check(s.name) for s in SERVICES)))
-        if all(v == "ok" for v in checks.values()):
+        results = await asyncio.gather(
+            *(check(name, url) for name, urls in targets.items() for url in urls)
+        )
+        checks = {
+            name if len(targets[name]) == 1 else f"{name} {url}": state
+            for name, url, state in results
+        }
+        # Ready when every service has at least one ready replica.
+        if all(any(n == name and st == "ok" for n, _, st in results) for name in targets):
             return JSONResponse({"status": "ready", "checks": checks})
         body = Problem(503, "Service Unavailable", "not ready", checks=checks).body()
         return JSONResponse(body, status_code=503, media_type=PROBLEM_JSON)

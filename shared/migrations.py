@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData, pool
+from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
 
 from shared.db import create_engine, ensure_schema
@@ -43,6 +43,11 @@ def _do_run(connection: Connection, metadata: MetaData) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Replicas starting together migrate one after the other: the lock is held until
+            # this transaction commits, and the next one then finds the schema at head.
+            key = f"alembic:{context.config.get_main_option('script_location')}"
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
         context.run_migrations()
 
 

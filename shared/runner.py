@@ -3,6 +3,10 @@
 Starts the Tansu broker (memory storage), creates the topics, migrates and starts the
 five services (SQLite files under the data folder) and the gateway, then waits.
 Ctrl-C (or SIGTERM) stops everything; a service that dies is restarted.
+
+`--replicas N` runs N processes of every service (the gateway spreads requests over them);
+with `<SERVICE>_DATABASE_URL` pointing at PostgreSQL this is the scale-out shape on one
+machine. Replica r (from 0) of the i-th service listens on port-base + 10*r + i + 1.
 """
 
 from __future__ import annotations
@@ -44,11 +48,25 @@ def _uvicorn(app: str, port: int) -> list[str]:
     ]
 
 
+def replica_port(port_base: int, service_index: int, replica: int) -> int:
+    return port_base + 10 * replica + service_index + 1
+
+
 class System:
-    def __init__(self, data_dir: Path, gateway_port: int, port_base: int, broker_port: int):
+    def __init__(
+        self,
+        data_dir: Path,
+        gateway_port: int,
+        port_base: int,
+        broker_port: int,
+        replicas: int = 1,
+    ):
         self.data_dir = data_dir.resolve()
         self.gateway_port = gateway_port
-        self.ports = {s.name: port_base + i + 1 for i, s in enumerate(SERVICES)}
+        self.ports = {
+            s.name: [replica_port(port_base, i, r) for r in range(replicas)]
+            for i, s in enumerate(SERVICES)
+        }
         self.broker = Broker(broker_port, log_path=self.data_dir / "broker.log")
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.stopping = False
@@ -58,17 +76,21 @@ class System:
         env.update(
             {"DATA_DIR": str(self.data_dir), "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap}
         )
-        for name, port in self.ports.items():
-            env[f"{name.upper()}_PORT"] = str(port)
-            env[f"GATEWAY_UPSTREAM_{name.upper()}"] = f"http://127.0.0.1:{port}"
+        for name, ports in self.ports.items():
+            env[f"{name.upper()}_PORT"] = str(ports[0])
+            env[f"GATEWAY_UPSTREAM_{name.upper()}"] = ",".join(
+                f"http://127.0.0.1:{port}" for port in ports
+            )
         return env
 
-    def spawn(self, name: str) -> None:
+    def spawn(self, child: str) -> None:
+        """Start a child: `gateway`, `<service>` (replica 0) or `<service>#<replica>`."""
+        name, _, replica = child.partition("#")
         if name == "gateway":
             cmd = _uvicorn("shared.gateway:create_app", self.gateway_port)
         else:
-            cmd = _uvicorn(spec(name).app, self.ports[name])
-        self.children[name] = subprocess.Popen(cmd, env={**self.env(), "OTEL_SERVICE_NAME": name})
+            cmd = _uvicorn(spec(name).app, self.ports[name][int(replica or 0)])
+        self.children[child] = subprocess.Popen(cmd, env={**self.env(), "OTEL_SERVICE_NAME": name})
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -79,7 +101,8 @@ class System:
             settings = service.settings()
             upgrade(service.name, settings.resolved_database_url, settings.db_schema)
         for service in SERVICES:
-            self.spawn(service.name)
+            for replica, _ in enumerate(self.ports[service.name]):
+                self.spawn(service.name if replica == 0 else f"{service.name}#{replica}")
         self.spawn("gateway")
 
     def wait_ready(self, timeout_s: float = 60.0) -> bool:
@@ -128,8 +151,11 @@ def main(argv: list[str] | None = None) -> int:
         help="services listen on port-base+1 .. port-base+5",
     )
     parser.add_argument("--broker-port", type=int, default=9092)
+    parser.add_argument("--replicas", type=int, default=1, help="processes per service (default 1)")
     args = parser.parse_args(argv)
-    system = System(args.data_dir, args.gateway_port, args.port_base, args.broker_port)
+    system = System(
+        args.data_dir, args.gateway_port, args.port_base, args.broker_port, args.replicas
+    )
 
     def _stop(signum: int, _frame: object) -> None:
         system.stopping = True

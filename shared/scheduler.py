@@ -48,4 +48,8 @@ def every(rt: Runtime, name: str, tick: Tick, *, interval_s: float | None = None
             else:
                 await asyncio.sleep(0)
 
-    rt.tasks.append(asyncio.create_task(supervise(f"{rt.platform.name} {name}", loop)))
+    rt.tasks.append(
+        asyncio.create_task(
+            supervise(f"{rt.platform.name} {name}", loop), name=f"{rt.platform.name} {name}"
+        )
+    )

@@ -207,7 +207,12 @@ async def start_runtime(rt: Runtime, handlers: Mapping[type[Event], Handler]) ->
             batch_size=s.relay_batch_size,
             idle_interval_s=s.relay_idle_interval_s,
         )
-        rt.tasks.append(asyncio.create_task(supervise(f"{rt.platform.name} relay", rt.relay.run)))
+        rt.tasks.append(
+            asyncio.create_task(
+                supervise(f"{rt.platform.name} relay", rt.relay.run),
+                name=f"{rt.platform.name} relay",
+            )
+        )
     if s.consumers_enabled and handlers:
         runner = ConsumerRunner(
             db=rt.db,
@@ -223,7 +228,12 @@ async def start_runtime(rt: Runtime, handlers: Mapping[type[Event], Handler]) ->
             fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
         )
         rt.consumers.append(runner)
-        rt.tasks.append(asyncio.create_task(supervise(f"{rt.platform.name} consumer", runner.run)))
+        rt.tasks.append(
+            asyncio.create_task(
+                supervise(f"{rt.platform.name} consumer", runner.run),
+                name=f"{rt.platform.name} consumer",
+            )
+        )
 
 
 async def start_producer(rt: Runtime) -> None:
@@ -246,9 +256,13 @@ async def start_producer(rt: Runtime) -> None:
 async def stop_runtime(rt: Runtime) -> None:
     for task in rt.tasks:
         task.cancel()
-    for task in rt.tasks:
-        with suppress(asyncio.CancelledError, Exception):
-            await task
+    if rt.tasks:
+        _, stuck = await asyncio.wait(rt.tasks, timeout=15)
+        for task in stuck:
+            log.warning("%s: %s did not stop in time", rt.platform.name, task.get_name())
+        for task in set(rt.tasks) - stuck:
+            with suppress(asyncio.CancelledError, Exception):
+                task.result()
     # Bounded: an orchestrator kills a pod that does not stop within its grace period.
     if rt.producer_started:
         try:

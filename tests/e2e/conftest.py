@@ -11,8 +11,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
+
+from shared.topology import SERVICE_NAMES
+from tests.conftest import _pg_dsn
 
 
 def _free_block(size: int) -> int:
@@ -34,10 +38,14 @@ def _free_block(size: int) -> int:
 
 
 class System:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(
+        self, data_dir: Path, *, replicas: int = 1, env: dict[str, str] | None = None
+    ) -> None:
         self.data_dir = data_dir
-        base = _free_block(8)
-        self.gateway_port = base  # the services listen on base+1 .. base+5
+        self.replicas = replicas
+        self.extra_env = env or {}
+        base = _free_block(8 + 10 * (replicas - 1))
+        self.gateway_port = base  # replica r of service i listens on base + 10*r + i + 1
         self.gateway = f"http://127.0.0.1:{base}"
         self.args = [
             "--data-dir",
@@ -48,6 +56,8 @@ class System:
             str(base),
             "--broker-port",
             str(base + 7),
+            "--replicas",
+            str(replicas),
         ]
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -57,7 +67,7 @@ class System:
             [sys.executable, "-m", "shared.runner", *self.args],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.extra_env},
         )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -88,3 +98,21 @@ def system(tmp_path: Path) -> Iterator[System]:
     finally:
         if s.proc and s.proc.poll() is None:
             s.stop()
+
+
+def postgres_env(url: str, prefix: str) -> dict[str, str]:
+    """Settings that put every service on PostgreSQL, each in a schema `<prefix>_<name>`."""
+    env: dict[str, str] = {}
+    for name in SERVICE_NAMES:
+        env[f"{name.upper()}_DATABASE_URL"] = url
+        env[f"{name.upper()}_DB_SCHEMA"] = f"{prefix}_{name}"
+    return env
+
+
+async def drop_schemas(prefix: str) -> None:
+    conn = await asyncpg.connect(_pg_dsn())
+    try:
+        for name in SERVICE_NAMES:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{prefix}_{name}" CASCADE')
+    finally:
+        await conn.close()

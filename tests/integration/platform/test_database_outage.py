@@ -5,7 +5,6 @@ PostgreSQL is reached through a TCP relay the test can cut and restore."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import pytest
@@ -13,50 +12,10 @@ from sqlalchemy.engine import make_url
 
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
-from shared.broker import Broker, free_port
+from shared.broker import Broker
 from tests.builders import auth, complaint, running, settings_for
 from tests.conftest import DbTarget
-
-
-class Relay:
-    """A TCP relay to PostgreSQL; `cut()` drops every connection and refuses new ones."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.port = free_port()
-        self.server: asyncio.Server | None = None
-        self.pipes: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-
-    async def cut(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        await self.server.wait_closed()
-        for task in list(self.pipes):
-            task.cancel()
-        await asyncio.gather(*self.pipes, return_exceptions=True)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
-
-        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            finally:
-                dst.close()
-
-        tasks = [
-            asyncio.create_task(pump(reader, up_writer)),
-            asyncio.create_task(pump(up_reader, writer)),
-        ]
-        self.pipes.update(tasks)
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await asyncio.gather(*tasks)
-        self.pipes.difference_update(tasks)
+from tests.tcp_relay import Relay
 
 
 @pytest.mark.parametrize("db_target", ["postgresql"], indirect=True)

@@ -1,5 +1,6 @@
 """The inbox: redelivery is a no-op; a consumer killed mid-way does not double-apply;
-poison goes to the dead-letter topic with the error and does not block the partition."""
+poison goes to the dead-letter topic with the error and does not block the partition; a
+database outage is waited out, never dead-lettered."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from services.routing.consumer import HANDLERS
 from services.routing.models import Assignment, platform
@@ -174,6 +176,35 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_partition_moves_on(
     assert dict(dead[2].headers)["ce_id"] == failing.id.encode()
     # the failed effect rolled back: no inbox entry, so a replay can still apply it
     assert await _count(routing_db, INBOX, INBOX.event_id == failing.id) == 0
+
+
+async def test_a_database_outage_is_waited_out_not_dead_lettered(
+    routing_db: Database, broker: Broker, producer: AIOKafkaProducer
+) -> None:
+    envelope = Envelope(event=classified("TS-DB-DOWN"))
+    await send(producer, envelope)
+    outage = {"left": 6}  # twice the attempts a bad event gets
+
+    async def database_down_for_a_while(uow: UnitOfWork, env: Envelope) -> None:
+        if outage["left"]:
+            outage["left"] -= 1
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError(111, "refused"))
+        await HANDLERS[TicketClassified](uow, env)
+
+    r = runner(routing_db, broker, producer, {TicketClassified: database_down_for_a_while})
+    dead_lettered: list[BaseException] = []
+
+    async def no_dead_letter(record: Any, error: BaseException, *, attempts: int) -> None:
+        dead_lettered.append(error)
+
+    r.dead_letter = no_dead_letter  # type: ignore[method-assign]
+
+    async def applied() -> bool:
+        return await _count(routing_db, Assignment, Assignment.ticket_no == "TS-DB-DOWN") == 1
+
+    await _consume_until(r, applied)
+    assert outage["left"] == 0 and dead_lettered == []
+    assert await _count(routing_db, INBOX, INBOX.event_id == envelope.id) == 1
 
 
 async def test_dead_letters_can_be_replayed_once_the_cause_is_fixed(
