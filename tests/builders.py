@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
 from shared.auth import mint_token
+from shared.events import TicketClassified
 from shared.service import Runtime
 from shared.settings import DEV_JWT_SECRET, ServiceSettings
 
@@ -31,6 +33,23 @@ def complaint(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def classified(ticket_no: str, category: str = "network", **kw: Any) -> TicketClassified:
+    """A TicketClassified as intake publishes it (a normal hotline complaint, received now)."""
+    values: dict[str, Any] = {
+        "ticket_no": ticket_no,
+        "category": category,
+        "confidence": 0.9,
+        "rule": "test",
+        "severity": "normal",
+        "major": False,
+        "channel": "hotline",
+        "accepting_department": "frontdesk_10086",
+        "received_at": datetime.now(UTC),
+        **kw,
+    }
+    return TicketClassified(**values)
 
 
 def settings_for(cls: type[ServiceSettings], target: Any, bootstrap: str, **kw: Any) -> Any:

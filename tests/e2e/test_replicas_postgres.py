@@ -24,10 +24,10 @@ import httpx
 import pytest
 
 from shared.cloudevents import Envelope, encode
-from shared.events import TicketClassified
 from shared.kafka import make_producer
 from shared.runner import replica_port
 from shared.topology import SERVICE_NAMES, SERVICES
+from tests.builders import classified
 from tests.conftest import _PG_PROBLEM, PG_URL, _pg_dsn
 from tests.e2e.conftest import System, drop_schemas, postgres_env
 from tests.e2e.reconcile import Stream, pid_listening_on, reconcile
@@ -68,17 +68,7 @@ async def _publish_overdue(bootstrap: str, tickets: list[str]) -> None:
     await producer.start()
     try:
         for ticket_no in tickets:
-            event = TicketClassified(
-                ticket_no=ticket_no,
-                category="network",
-                confidence=0.9,
-                rule="test",
-                severity="normal",
-                major=False,
-                channel="hotline",
-                accepting_department="front_desk",
-                received_at=received,
-            )
+            event = classified(ticket_no, received_at=received)
             key, value, headers = encode(Envelope(event=event, source="/complaints/intake"))
             await producer.send_and_wait(event.topic, value=value, key=key, headers=headers)
     finally:

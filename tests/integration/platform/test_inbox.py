@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -22,25 +21,11 @@ from shared.consumer import ConsumerRunner, Handler, replay_dead_letters
 from shared.db import Database, UnitOfWork
 from shared.events import TICKET_TOPIC, Event, TicketClassified, dead_letter_topic
 from shared.outbox import Outbox
-from tests.builders import eventually
+from tests.builders import classified, eventually
 from tests.conftest import DbTarget
 from tests.integration.platform.fixtures import migrate, read_topic, run_crasher, send
 
 INBOX, OUTBOX = platform.models.inbox, platform.models.outbox
-
-
-def classified(ticket_no: str, category: str = "network") -> TicketClassified:
-    return TicketClassified(
-        ticket_no=ticket_no,
-        category=category,
-        confidence=0.9,
-        rule="test",
-        severity="normal",
-        major=False,
-        channel="hotline",
-        accepting_department="frontdesk_10086",
-        received_at=datetime.now(UTC),
-    )
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from shared.cloudevents import Envelope
 from shared.events import SlaBreached, TicketClassified, TicketStatusChanged
 from shared.service import Runtime
 from tests.builders import auth, eventually, running, settings_for
+from tests.builders import classified as build_classified
 from tests.conftest import DbTarget
 from tests.integration.platform.fixtures import send
 
@@ -32,19 +33,7 @@ OPS = auth("ops", sub="ops-1")
 
 
 def classified(ticket_no: str, category: str = "billing", **kw: Any) -> TicketClassified:
-    values: dict[str, Any] = {
-        "ticket_no": ticket_no,
-        "category": category,
-        "confidence": 0.9,
-        "rule": "test",
-        "severity": "normal",
-        "major": False,
-        "channel": "hotline",
-        "accepting_department": "frontdesk_10086",
-        "received_at": datetime.now(UTC),
-    }
-    values.update(kw)
-    return TicketClassified(**values)
+    return build_classified(ticket_no, category, **kw)
 
 
 def _settings(db_target: DbTarget, broker: Broker, **kw: Any) -> RoutingSettings:

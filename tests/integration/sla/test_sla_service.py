@@ -23,6 +23,7 @@ from shared.cloudevents import Envelope
 from shared.events import TicketClassified, TicketStatusChanged
 from shared.service import Runtime
 from tests.builders import auth, eventually, running, settings_for
+from tests.builders import classified as build_classified
 from tests.conftest import DbTarget
 from tests.integration.platform.fixtures import send
 
@@ -37,19 +38,7 @@ def sh(*args: int) -> datetime:
 
 
 def classified(ticket_no: str, received_at: datetime, **kw: Any) -> TicketClassified:
-    values: dict[str, Any] = {
-        "ticket_no": ticket_no,
-        "category": "network",
-        "confidence": 0.9,
-        "rule": "test",
-        "severity": "normal",
-        "major": False,
-        "channel": "hotline",
-        "accepting_department": "frontdesk_10086",
-        "received_at": received_at,
-    }
-    values.update(kw)
-    return TicketClassified(**values)
+    return build_classified(ticket_no, received_at=received_at, **kw)
 
 
 def status(ticket_no: str, from_: str | None, to: str, at: datetime) -> TicketStatusChanged:
