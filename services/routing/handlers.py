@@ -13,6 +13,7 @@ from services.routing.models import (
     Assignment,
     AssignmentHistory,
     Department,
+    EarlyBreach,
     ResponsibilityRule,
     SupervisionEntry,
     SurgeInput,
@@ -98,6 +99,10 @@ def _assigned(a: Assignment, reason: str, at: datetime) -> TicketAssigned:
     )
 
 
+def _breach_reason(clock: str) -> str:
+    return f"{clock} deadline passed"
+
+
 class Routing:
     """The routing use cases with their policy (from settings)."""
 
@@ -151,6 +156,16 @@ class Routing:
         if event.severity == "urgent" or event.major:
             trigger = "conflict" if event.severity == "urgent" else "major"
             await self.escalate(uow, a, trigger, ", ".join(event.major_reasons) or trigger, now)
+        early = (
+            await uow.session.scalars(
+                select(EarlyBreach)
+                .where(EarlyBreach.ticket_no == a.ticket_no)
+                .order_by(EarlyBreach.at)
+            )
+        ).all()
+        for breach in early:
+            await self.escalate(uow, a, "sla_breach", _breach_reason(breach.clock), now)
+            await uow.session.delete(breach)
 
     async def _reclassified(
         self,
@@ -204,9 +219,14 @@ class Routing:
         event = envelope.event
         assert isinstance(event, SlaBreached)
         a = await uow.session.get(Assignment, event.ticket_no)
-        if a is None or a.closed:
+        if a is None:
+            # Ahead of the classification (another topic): escalate once it is dispatched.
+            key = (event.ticket_no, event.clock)
+            if await uow.session.get(EarlyBreach, key) is None:
+                uow.session.add(EarlyBreach(ticket_no=event.ticket_no, clock=event.clock))
             return
-        await self.escalate(uow, a, "sla_breach", f"{event.clock} deadline passed", utcnow())
+        if not a.closed:
+            await self.escalate(uow, a, "sla_breach", _breach_reason(event.clock), utcnow())
 
     async def ticket_marked_major(self, uow: UnitOfWork, envelope: Envelope) -> None:
         event = envelope.event

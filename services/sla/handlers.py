@@ -12,7 +12,7 @@ from services.sla import domain
 from services.sla.calendar import WorkingCalendar
 from services.sla.calendar_store import CalendarCache
 from services.sla.clock import DEFAULT_POLICY, SHANGHAI, Policy
-from services.sla.models import Clock
+from services.sla.models import Clock, EarlyHandler
 from services.sla.settings import SlaSettings
 from shared.cloudevents import Envelope
 from shared.db import Database, UnitOfWork, utcnow
@@ -65,6 +65,7 @@ class Sla:
             return  # a reclassification does not restart clocks
         calendar = await self.calendar(uow)
         now = utcnow()
+        early = await uow.session.get(EarlyHandler, event.ticket_no)
         limits = self.policy.limits(
             severity=event.severity, channel=event.channel, over_level=event.over_level
         )
@@ -77,6 +78,7 @@ class Sla:
                 channel=event.channel,
                 over_level=event.over_level,
                 category=event.category,
+                handler_department=early.handler_department if early else None,
                 limit_unit=limit.unit,
                 limit_amount=limit.amount,
                 started_at=event.received_at,
@@ -86,6 +88,8 @@ class Sla:
             domain.refresh(clock, calendar, now, self.rule)
             clocks.append(clock)
         uow.session.add_all(clocks)
+        if early is not None:
+            await uow.session.delete(early)
         uow.publish(
             SlaClocksStarted(ticket_no=event.ticket_no, clocks=[_published(c) for c in clocks])
         )
@@ -96,12 +100,20 @@ class Sla:
         department = (
             event.handler_department if isinstance(event, TicketAssigned) else event.to_department
         )
-        await uow.session.execute(
+        result = await uow.session.execute(
             update(Clock)
             .where(Clock.ticket_no == event.ticket_no)
             .values(handler_department=department)
             .execution_options(synchronize_session=False)
         )
+        if result.rowcount:  # type: ignore[attr-defined]
+            return
+        # Read ahead of the ticket's classification (another topic): keep it for the clocks.
+        early = await uow.session.get(EarlyHandler, event.ticket_no)
+        if early is None:
+            uow.session.add(EarlyHandler(ticket_no=event.ticket_no, handler_department=department))
+        else:
+            early.handler_department = department
 
     async def ticket_status_changed(self, uow: UnitOfWork, envelope: Envelope) -> None:
         """pending pauses every running clock; leaving pending resumes them; replies and

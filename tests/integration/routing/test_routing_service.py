@@ -170,6 +170,38 @@ async def test_major_urgent_breach_and_demand_escalate_with_a_ledger(
     assert triggers == ["sla_breach", "on_demand"]
 
 
+async def test_a_breach_read_before_the_classification_escalates_once_at_dispatch(
+    routing: Any, producer: AIOKafkaProducer
+) -> None:
+    """The sla and ticket topics are not ordered with each other: after a rebalance routing
+    can read a ticket's SlaBreached before its TicketClassified. The breach is not lost."""
+    client, rt = routing
+    breach = Envelope(
+        event=SlaBreached(ticket_no="TS-EARLY", clock="acceptance", due_at=datetime.now(UTC))
+    )
+    await send(producer, breach)
+    await eventually(lambda: _processed(rt, breach.id))
+    await send(producer, breach)  # redelivered
+    await send(producer, Envelope(event=classified("TS-EARLY")))
+    assert (await _assigned(client, "TS-EARLY"))["supervisor"] == "mgr_billing"
+    escalations = await _published(rt, "TicketEscalated", "TS-EARLY")
+    assert [(e["trigger"], e["reason"]) for e in escalations] == [
+        ("sla_breach", "acceptance deadline passed")
+    ]
+    await send(producer, Envelope(event=classified("TS-EARLY", category="network")))
+    await eventually(lambda: _handler_is(client, "TS-EARLY", "network_maintenance"))
+    assert len(await _published(rt, "TicketEscalated", "TS-EARLY")) == 1
+
+
+async def _processed(rt: Runtime, event_id: str) -> bool:
+    async with rt.db.sessions() as s:
+        return await s.get(platform.models.inbox, event_id) is not None
+
+
+async def _handler_is(client: httpx.AsyncClient, ticket_no: str, department: str) -> bool:
+    return (await _assigned(client, ticket_no))["handler_department"] == department
+
+
 async def test_queue_is_most_urgent_then_oldest_and_claims_are_exclusive(
     routing: Any, producer: AIOKafkaProducer
 ) -> None:

@@ -20,7 +20,7 @@ from services.sla.models import platform
 from services.sla.settings import SlaSettings
 from shared.broker import Broker
 from shared.cloudevents import Envelope
-from shared.events import TicketClassified, TicketStatusChanged
+from shared.events import TicketAssigned, TicketClassified, TicketStatusChanged
 from shared.service import Runtime
 from tests.builders import auth, eventually, running, settings_for
 from tests.builders import classified as build_classified
@@ -222,6 +222,38 @@ async def test_pending_pauses_and_resume_moves_the_deadline_by_the_paused_workin
     assert _due(clocks["resolution"]) == sh(2026, 10, 31)  # Sat 31 Oct 00:00, end of Fri 30th
     changed = await _published(rt, "SlaDeadlinesChanged", t)
     assert [c["reason"] for c in changed] == ["status:pending", "status:accepted"]
+
+
+async def test_an_assignment_read_before_the_classification_reaches_the_clocks(
+    sla: Any, producer: AIOKafkaProducer
+) -> None:
+    """Routing's topic is not ordered with the ticket topic: the handler department can
+    arrive before the clocks exist, and warnings and breaches must still name it."""
+    client, rt = sla
+    t = "TS-EARLY"
+    assigned = Envelope(
+        event=TicketAssigned(
+            ticket_no=t,
+            owner_department="frontdesk_10086",
+            handler_department="billing_support",
+            reason="matrix:billing",
+            assigned_at=datetime.now(UTC),
+        )
+    )
+
+    async def processed() -> bool:
+        async with rt.db.sessions() as s:
+            return await s.get(platform.models.inbox, assigned.id) is not None
+
+    await send(producer, assigned)
+    await eventually(processed)
+    await send(producer, assigned)  # redelivered
+    await send(producer, Envelope(event=classified(t, datetime.now(UTC) - timedelta(hours=30))))
+    await _clocks(client, t)
+    r = await client.get(f"/v1/sla/tickets/{t}", headers=AGENT)
+    assert r.json()["handler_department"] == "billing_support"
+    [breach] = await eventually(lambda: _published(rt, "SlaBreached", t))
+    assert (breach["clock"], breach["handler_department"]) == ("acceptance", "billing_support")
 
 
 async def test_replies_meet_clocks_and_reopen_resumes_resolution(
