@@ -106,6 +106,7 @@ async def test_the_transport_binds_late_and_rebinds_when_the_smsc_drops_it() -> 
     await peer.start()
     try:
         assert await transport.wait_bound(5)
+        await asyncio.wait_for(peer.bound.wait(), 5)  # the SMSC's side has seen the bind too
         await peer.drop_sessions()  # the SMSC restarts its side
         await eventually(lambda: _bound_again(transport))
         assert await transport.send("+8613800138000", "重连后发送")
