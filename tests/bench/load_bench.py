@@ -1,5 +1,5 @@
-"""A load run against the whole system (runner: broker, five services, gateway) at a fixed
-offered rate for a bounded time: achieved throughput and latency percentiles for complaint
+"""A load run against the whole system (runner: broker, five services, gateway) at fixed
+offered rates for a bounded time: achieved throughput and latency percentiles for complaint
 registration, next to the gateway's own health endpoint at the same rate (the baseline:
 what the processes and the proxy cost before any work), and the end-to-end time until the
 last acknowledgement SMS is recorded."""
