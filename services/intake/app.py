@@ -1,13 +1,15 @@
 """Intake app factory."""
 
+import asyncio
+
 from fastapi import FastAPI
 
-from services.intake import partner_api, reports, tmf
+from services.intake import classifier, partner_api, reports, tmf
 from services.intake.api import router
 from services.intake.consumer import HANDLERS
 from services.intake.models import platform
 from services.intake.settings import IntakeSettings
-from shared.service import create_service_app
+from shared.service import Runtime, create_service_app
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -19,4 +21,9 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         "their lifecycle (system of record, first-contact owner).",
         routers=[router, partner_api.router, tmf.router, reports.router],
         handlers=HANDLERS,
+        on_start=_warm_up,
     )
+
+
+async def _warm_up(_: Runtime) -> None:
+    await asyncio.to_thread(classifier.warm_up)

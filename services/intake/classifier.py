@@ -147,6 +147,12 @@ def tokenize(text: str, model: Model | None = None) -> list[str]:
     return _tokens(normalize(text, model))
 
 
+def warm_up() -> None:
+    """Load the rule model and build the tokenizer (about a second) at startup, so that the
+    first complaint after a deploy does not pay for it."""
+    tokenize("家里信号很差", load_model())
+
+
 def _tokens(normalized: str) -> list[str]:
     return [t for t in _jieba().lcut_for_search(normalized) if any(ch.isalnum() for ch in t)]
 
