@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from services.notify import domain
-from services.notify.models import Notification, TicketContact
+from services.notify.models import EarlyCustomerMessage, Notification, TicketContact
 from services.notify.recording import contact, record
 from services.notify.settings import NotifySettings
 from services.notify.templates import template
@@ -70,7 +70,7 @@ class Notify:
         wait = timedelta(seconds=self.settings.registration_wait_for_clocks_s)
         await record(
             uow,
-            envelope,
+            envelope.id,
             "ticket_registered",
             event.msisdn,
             {"ticket_no": event.ticket_no, **(times or {})},
@@ -78,6 +78,16 @@ class Notify:
             alternate=times is None,
             send_after=utcnow() + (wait if times is None else timedelta(0)),
         )
+        early = await uow.session.scalars(
+            select(EarlyCustomerMessage)
+            .where(EarlyCustomerMessage.ticket_no == event.ticket_no)
+            .order_by(EarlyCustomerMessage.at)
+        )
+        for message in early.all():
+            await self._to_customer(
+                uow, message.source_event_id, row, message.template, message.values
+            )
+            await uow.session.delete(message)
 
     async def sla_clocks_started(self, uow: UnitOfWork, envelope: Envelope) -> None:
         event = envelope.event
@@ -129,22 +139,34 @@ class Notify:
                 return
             row.first_reply_sent = True
         if name is not None:
-            await self._to_customer(uow, envelope, row, name, {})
+            await self._to_customer(uow, envelope.id, row, name, {})
 
     async def _to_customer(
         self,
         uow: UnitOfWork,
-        envelope: Envelope,
+        source_event_id: str,
         row: TicketContact,
         name: str,
         values: dict[str, str],
     ) -> None:
         if row.msisdn is None:
-            log.warning("%s: no customer number known for %s; not sent", name, row.ticket_no)
+            # Read ahead of the ticket's TicketReceived (another topic): send it when the
+            # customer's number arrives.
+            key = (source_event_id, name, row.ticket_no)
+            if await uow.session.get(EarlyCustomerMessage, key) is None:
+                uow.session.add(
+                    EarlyCustomerMessage(
+                        source_event_id=source_event_id,
+                        template=name,
+                        ticket_no=row.ticket_no,
+                        values=values,
+                    )
+                )
+            log.info("%s for %s waits for the customer's number", name, row.ticket_no)
             return
         await record(
             uow,
-            envelope,
+            source_event_id,
             name,
             row.msisdn,
             {"ticket_no": row.ticket_no, **values},
@@ -157,18 +179,19 @@ class Notify:
         assert isinstance(event, RefundApproved)
         row = await contact(uow, event.ticket_no)
         values = {"amount_yuan": domain.yuan(event.amount_fen)}
-        await self._to_customer(uow, envelope, row, "refund_approved", values)
+        await self._to_customer(uow, envelope.id, row, "refund_approved", values)
 
     async def refund_paid(self, uow: UnitOfWork, envelope: Envelope) -> None:
         event = envelope.event
         assert isinstance(event, RefundPaid)
         row = await contact(uow, event.ticket_no)
         values = {"amount_yuan": domain.yuan(event.amount_fen)}
-        await self._to_customer(uow, envelope, row, "refund_paid", values)
+        await self._to_customer(uow, envelope.id, row, "refund_paid", values)
 
     async def surge_resolved(self, uow: UnitOfWork, envelope: Envelope) -> None:
         """One coordinated message per customer, however many of the surge's tickets are
-        theirs (it names their first complaint)."""
+        theirs (it names their first complaint). A ticket whose customer is not known yet
+        gets it when its TicketReceived arrives, unless that customer already had it."""
         event = envelope.event
         assert isinstance(event, SurgeResolved)
         tickets = sorted(set(event.tickets) | {event.ticket_no})
@@ -183,7 +206,10 @@ class Notify:
         for row in rows:
             assert row.msisdn is not None
             first_per_customer.setdefault(row.msisdn, row)
+        values = {"resolution": event.resolution}
         for row in first_per_customer.values():
+            await self._to_customer(uow, envelope.id, row, "surge_resolved", values)
+        for ticket_no in sorted(set(tickets) - {row.ticket_no for row in rows}):
             await self._to_customer(
-                uow, envelope, row, "surge_resolved", {"resolution": event.resolution}
+                uow, envelope.id, await contact(uow, ticket_no), "surge_resolved", values
             )

@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from services.notify.models import Notification, TicketContact
 from services.notify.templates import template
-from shared.cloudevents import Envelope
 from shared.db import UnitOfWork, utcnow
 from shared.events import NotificationRecorded
 from shared.phone import mask_msisdn
@@ -32,7 +31,7 @@ def mask_email(address: str) -> str:
 
 async def record(
     uow: UnitOfWork,
-    envelope: Envelope,
+    source_event_id: str,
     name: str,
     recipient: str,
     values: dict[str, str],
@@ -41,9 +40,10 @@ async def record(
     alternate: bool = False,
     send_after: datetime | None = None,
 ) -> Notification | None:
-    """Stage one notification (and NotificationRecorded); None if already recorded."""
+    """Stage one notification (and NotificationRecorded) for the event that triggered it;
+    None if already recorded."""
     t = template(name)
-    key = (envelope.id, name, recipient)
+    key = (source_event_id, name, recipient)
     existing = await uow.session.scalar(
         select(Notification.id).where(
             Notification.source_event_id == key[0],
@@ -57,7 +57,7 @@ async def record(
     masked = mask_msisdn(recipient) if t.channel == "sms" else mask_email(recipient)
     n = Notification(
         ticket_no=ticket_no,
-        source_event_id=envelope.id,
+        source_event_id=source_event_id,
         channel=t.channel,
         template=name,
         recipient=recipient,

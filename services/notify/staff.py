@@ -27,7 +27,7 @@ class StaffMail:
         values: dict[str, str],
     ) -> None:
         for address in dict.fromkeys(recipients):
-            await record(uow, envelope, name, address, values, ticket_no=values["ticket_no"])
+            await record(uow, envelope.id, name, address, values, ticket_no=values["ticket_no"])
 
     def _handler_and_supervisor(self, row: TicketContact, handler: str | None) -> list[str]:
         s = self.settings

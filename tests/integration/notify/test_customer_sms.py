@@ -108,3 +108,31 @@ async def test_refunds_in_yuan_and_one_message_per_customer_when_a_surge_ends(
             ("TS-7", "139****9000"),
         ]
         assert "基站故障已修复" in surge[0]["body"]
+
+
+async def test_messages_read_before_the_customers_number_are_sent_when_it_arrives(
+    notify_app: NotifyFactory, smsc: SmppSink
+) -> None:
+    """Refund and surge events come from other topics than TicketReceived and can be read
+    first; they wait for the number instead of being dropped, and a customer still hears
+    about one surge once."""
+    async with notify_app() as notify:
+        refund = ev.refund_approved("TS-8", 2000)
+        surge = ev.surge_resolved(["TS-9", "TS-8", "TS-10"])
+        await notify.apply(ev.received("TS-9"), refund, surge, refund)
+        assert {n["ticket_no"] for n in await notify.notifications()} == {"TS-9"}
+        late = ev.received("TS-8", msisdn="+8613900139000")
+        await notify.apply(late, ev.received("TS-10"))
+        await _delivered(notify, "TS-8", "refund_approved")
+        await _delivered(notify, "TS-8", "surge_resolved")
+        templates = sorted((n["ticket_no"], n["template"]) for n in await notify.notifications())
+        assert templates == [
+            ("TS-10", "ticket_registered"),
+            ("TS-8", "refund_approved"),
+            ("TS-8", "surge_resolved"),
+            ("TS-8", "ticket_registered"),
+            ("TS-9", "surge_resolved"),  # TS-10 is the same customer's: not told twice
+            ("TS-9", "ticket_registered"),
+        ]
+        await notify.apply(refund, late)  # redelivered
+        assert len(await notify.notifications("TS-8")) == 3
