@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
-import httpx
 from fastapi import FastAPI
 
 from services.notify.api import router
@@ -29,7 +28,7 @@ from services.notify.sms.smpp import SmppConfig, SmppTransport
 from services.notify.sms.transport import NoSms, OnInbound, OnReceipt, SmsTransport
 from services.notify.webhooks.api import router as webhooks_router
 from services.notify.webhooks.sender import WebhookSender
-from services.notify.webhooks.ssrf import Resolver, resolve
+from services.notify.webhooks.ssrf import Resolver, delivery_client, resolve
 from services.notify.webhooks.tmf import router as hub_router
 from shared.scheduler import every
 from shared.service import Runtime, create_service_app
@@ -131,10 +130,10 @@ def create_app(
             )
         )
         used_clock = clock or SystemClock()
-        http = httpx.AsyncClient(
-            timeout=s.webhook_timeout_s,
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=s.webhook_concurrency),
+        http = delivery_client(
+            timeout_s=s.webhook_timeout_s,
+            max_connections=s.webhook_concurrency,
+            allow_private=s.private_targets_allowed,
         )
         parts = Components(
             settings=s,

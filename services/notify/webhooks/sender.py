@@ -32,7 +32,13 @@ from services.notify.settings import NotifySettings
 from services.notify.templates import template
 from services.notify.webhooks import policy
 from services.notify.webhooks.catalogue import tmf_listener_path
-from services.notify.webhooks.ssrf import Resolver, UnsafeTarget, check_target, resolve
+from services.notify.webhooks.ssrf import (
+    Resolver,
+    SSRFProtectionError,
+    UnsafeTarget,
+    check_target,
+    resolve,
+)
 from shared.db import Database, UnitOfWork
 from shared.observability import record_notification
 from shared.scheduler import claim
@@ -188,6 +194,8 @@ class WebhookSender:
             response = await self.http.post(
                 job.url, content=job.payload.encode(), headers=headers, follow_redirects=False
             )
+        except SSRFProtectionError as exc:  # the address connected to was not public
+            return policy.AttemptResult(None, error=f"refused: target {exc}"), None
         except httpx.HTTPError as exc:
             return policy.AttemptResult(None, error=f"{type(exc).__name__}: {exc}"), None
         retry_after = response.headers.get("retry-after")

@@ -1,6 +1,10 @@
 """SSRF guard for partner-supplied URLs: resolve the host and refuse it if any address is not
 public (loopback, private, link-local, CGNAT, multicast, reserved, IPv4-mapped forms of
-those). Checked when a URL is registered and again before every delivery (DNS can change)."""
+those). Checked when a URL is registered and again before every delivery (DNS can change).
+
+Where private targets are refused, the delivery client also pins every connection to an
+address checked at connect time (`httpx-secure`), so a DNS answer that changes between the
+check and the connection (rebinding) cannot reach inside either."""
 
 from __future__ import annotations
 
@@ -10,11 +14,17 @@ import socket
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
+import httpx
+from httpx_secure import SSRFProtectionError, httpx_ssrf_protection
+
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
 class UnsafeTarget(ValueError):
     """The URL may not be called."""
+
+
+__all__ = ["SSRFProtectionError", "UnsafeTarget", "check_target", "delivery_client", "resolve"]
 
 
 async def resolve(host: str, port: int) -> list[str]:
@@ -56,3 +66,21 @@ async def check_target(
     blocked = [a for a in addresses if not _public(a)]
     if blocked:
         raise UnsafeTarget(f"resolves to a non-public address ({', '.join(blocked)})")
+
+
+def delivery_client(
+    *, timeout_s: float, max_connections: int, allow_private: bool
+) -> httpx.AsyncClient:
+    """The HTTP client for webhook deliveries: no redirects, no proxies from the environment,
+    and, unless private targets are allowed, connections pinned to public addresses."""
+    client = httpx.AsyncClient(
+        timeout=timeout_s,
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_connections=max_connections),
+    )
+    if not allow_private:
+        httpx_ssrf_protection(
+            client, custom_validator=lambda _host, ip, _port: _public(str(ip)), dns_cache_ttl=60
+        )
+    return client

@@ -210,6 +210,32 @@ async def test_non_public_targets_are_refused_when_private_targets_are_not_allow
         assert sub["id"]
 
 
+async def test_a_host_that_rebinds_to_loopback_after_the_check_is_not_connected_to(
+    notify_app: NotifyFactory, receiver: Receiver
+) -> None:
+    """DNS rebinding: the check sees a public address, the connection would get loopback.
+    Each connection is pinned to an address checked when it is made, so nothing arrives."""
+
+    async def answers_public_once(host: str, port: int) -> list[str]:
+        return ["93.184.216.34"]  # what the attacker's DNS told the check
+
+    async with notify_app(
+        webhook_allow_private_targets=False, app_kw={"resolver": answers_public_once}
+    ) as notify:
+        await _subscribe(notify, f"http://localhost:{receiver.port}/hooks")
+        await notify.apply(ev.received("RB-1"))
+
+        async def attempted() -> list[Any] | None:
+            r = await notify.client.get("/v1/webhooks/deliveries", headers=PARTNER)
+            items = r.json()["items"]
+            return (items[0]["attempt_log"] or None) if items else None
+
+        [attempt] = await eventually(attempted)
+        assert attempt["status_code"] is None
+        assert "refused" in attempt["error"] and "127.0.0.1" in attempt["error"]
+        assert receiver.requests == []
+
+
 async def test_a_tmf621_listener_receives_trouble_ticket_events(
     notify_app: NotifyFactory, receiver: Receiver
 ) -> None:
