@@ -6,7 +6,9 @@ compare-and-set (`WHERE status='pending' AND lease_until IS NULL`): another repl
 of the same row matches nothing. Claimed rows are sent concurrently (the SMS transport
 windows its submits) and the outcomes written in one more transaction. A send that may have
 reached the gateway is never repeated: a claim that outlives its lease without an outcome
-(a crash mid-send) is marked failed rather than sent again.
+(a crash mid-send) is marked failed rather than sent again. The rate limit counts SMS
+claimed but not yet sent, and on PostgreSQL replicas take turns per customer number, so
+two replicas cannot both spend the same customer's allowance.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Update, select, update
+from sqlalchemy import Update, func, or_, select, update
 
 from services.notify import domain
 from services.notify.clock import Clock
@@ -131,6 +133,7 @@ class Dispatcher:
                     )
                 ).all()
             )
+            await self._serialize(uow, numbers)
             recent = await self._recent_sends(uow, numbers, now)
             to_send: dict[int, Claimed] = {}
             for row in rows:
@@ -154,22 +157,37 @@ class Dispatcher:
             await uow.commit()
         return [to_send[i] for i in sorted(won)]
 
+    async def _serialize(self, uow: UnitOfWork, numbers: set[str]) -> None:
+        """On PostgreSQL, replicas claiming SMS for the same customer take turns (a lock per
+        number, held to commit), so each counts the other's claims against the rate limit.
+        SQLite runs one dispatcher."""
+        if self.db.engine.dialect.name != "postgresql":
+            return
+        for number in sorted(numbers):  # one order everywhere: no deadlock
+            await uow.session.execute(
+                select(func.pg_advisory_xact_lock(func.hashtext(f"notify:sms:{number}")))
+            )
+
     async def _recent_sends(
         self, uow: UnitOfWork, numbers: set[str], now: datetime
     ) -> dict[str, list[datetime]]:
+        """SMS each number had in the rate-limit window: sent ones at their send time, and
+        ones claimed for sending (by any replica) but not yet sent as if sent now."""
         since = now - timedelta(seconds=self.policy.rate_limit_window_s)
         recent: dict[str, list[datetime]] = defaultdict(list)
         if numbers:
+            sms_to = (Notification.recipient.in_(numbers)) & (Notification.channel == "sms")
             sent = await uow.session.execute(
                 select(Notification.recipient, Notification.sent_at).where(
-                    Notification.recipient.in_(numbers),
-                    Notification.channel == "sms",
-                    Notification.sent_at > since,
+                    sms_to,
+                    or_(
+                        Notification.sent_at > since,
+                        (Notification.status == "pending") & Notification.lease_until.is_not(None),
+                    ),
                 )
             )
             for recipient, sent_at in sent.all():
-                if sent_at is not None:
-                    recent[recipient].append(sent_at)
+                recent[recipient].append(sent_at or now)
         return recent
 
     @staticmethod

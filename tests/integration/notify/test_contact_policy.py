@@ -3,15 +3,19 @@ crash mid-send (the dispatcher's clock is a manual one here; its timers are off)
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 
 from services.notify.clock import ManualClock
 from services.notify.models import Notification
 from services.notify.sms.sink import SmppSink
 from tests.builders import auth
+from tests.conftest import DbTarget
 from tests.integration.notify import events as ev
 from tests.integration.notify.conftest import OPS, NotifyFactory
 
@@ -73,6 +77,54 @@ async def test_a_customer_gets_at_most_the_rate_limit_per_window(
         clock.advance(minutes=1)
         await notify.tick()
         assert len(smsc.pdus) == 4
+
+
+async def test_sms_another_replica_is_sending_count_against_the_rate_limit(
+    notify_app: NotifyFactory, smsc: SmppSink
+) -> None:
+    clock = ManualClock(next_local(10))
+    async with notify_app(
+        scheduler_enabled=False, app_kw={"clock": clock}, sms_rate_limit_count=2
+    ) as notify:
+        await notify.apply(ev.received("RL-2"))
+        async with notify.rt.db.sessions() as s:
+            [first] = list((await s.scalars(select(Notification.id))).all())
+        # Another replica has claimed the registration SMS and is sending it right now.
+        assert len(await notify.parts.dispatcher._claim([first], clock.now())) == 1
+        await notify.apply(ev.status("RL-2", "accepted"), ev.status("RL-2", "replied"))
+        await notify.tick()
+        assert len(smsc.pdus) == 1  # one in flight + one sent = the limit of 2
+        statuses = _statuses(await notify.notifications("RL-2"))
+        assert statuses["ticket_first_reply"] == "pending"
+
+
+async def test_two_replicas_claiming_at_once_keep_to_the_rate_limit(
+    notify_app: NotifyFactory, smsc: SmppSink, db_target: DbTarget
+) -> None:
+    if db_target.kind != "postgresql":
+        pytest.skip("SQLite runs one dispatcher (documented)")
+    clock = ManualClock(next_local(10))
+    kw: dict[str, Any] = {
+        "scheduler_enabled": False,
+        "app_kw": {"clock": clock},
+        "sms_rate_limit_count": 3,
+    }
+    async with notify_app(**kw) as a, notify_app(**kw) as b:
+        tickets = [f"RL-{n}" for n in range(3, 9)]  # one customer, six tickets
+        await a.apply(*(ev.received(t) for t in tickets))
+        async with a.rt.db.uow() as uow:  # the complaint numbers went out long ago
+            await uow.session.execute(update(Notification).values(status="sent"))
+            await uow.commit()
+        await a.apply(*(ev.status(t, "accepted") for t in tickets))
+        accepted = select(Notification.id).where(Notification.template == "ticket_accepted")
+        async with a.rt.db.sessions() as s:
+            ids = list((await s.scalars(accepted.order_by(Notification.id))).all())
+        # Each replica read a different slice of the due rows before either claimed.
+        won = await asyncio.gather(
+            a.parts.dispatcher._claim(ids[:3], clock.now()),
+            b.parts.dispatcher._claim(ids[3:], clock.now()),
+        )
+        assert sum(len(w) for w in won) == 3
 
 
 async def test_opt_out_suppresses_optional_sms_but_not_the_complaint_number(
