@@ -28,6 +28,11 @@ def next_local(hour: int, minute: int = 0) -> datetime:
     return tomorrow.replace(hour=hour, minute=minute, second=0, microsecond=0).astimezone(UTC)
 
 
+def _rate_limited(notify_app: NotifyFactory, clock: ManualClock, count: int) -> Any:
+    """Notify on a manual clock, its timers off, allowing `count` SMS per customer per hour."""
+    return notify_app(scheduler_enabled=False, app_kw={"clock": clock}, sms_rate_limit_count=count)
+
+
 def _statuses(items: list[dict[str, object]]) -> dict[object, object]:
     return {n["template"]: n["status"] for n in items}
 
@@ -58,9 +63,7 @@ async def test_a_customer_gets_at_most_the_rate_limit_per_window(
     notify_app: NotifyFactory, smsc: SmppSink
 ) -> None:
     clock = ManualClock(next_local(10))
-    async with notify_app(
-        scheduler_enabled=False, app_kw={"clock": clock}, sms_rate_limit_count=2
-    ) as notify:
+    async with _rate_limited(notify_app, clock, 2) as notify:
         await notify.apply(
             ev.received("RL-1"),
             ev.status("RL-1", "accepted"),
@@ -83,9 +86,7 @@ async def test_sms_another_replica_is_sending_count_against_the_rate_limit(
     notify_app: NotifyFactory, smsc: SmppSink
 ) -> None:
     clock = ManualClock(next_local(10))
-    async with notify_app(
-        scheduler_enabled=False, app_kw={"clock": clock}, sms_rate_limit_count=2
-    ) as notify:
+    async with _rate_limited(notify_app, clock, 2) as notify:
         await notify.apply(ev.received("RL-2"))
         async with notify.rt.db.sessions() as s:
             [first] = list((await s.scalars(select(Notification.id))).all())
@@ -104,12 +105,10 @@ async def test_two_replicas_claiming_at_once_keep_to_the_rate_limit(
     if db_target.kind != "postgresql":
         pytest.skip("SQLite runs one dispatcher (documented)")
     clock = ManualClock(next_local(10))
-    kw: dict[str, Any] = {
-        "scheduler_enabled": False,
-        "app_kw": {"clock": clock},
-        "sms_rate_limit_count": 3,
-    }
-    async with notify_app(**kw) as a, notify_app(**kw) as b:
+    async with (
+        _rate_limited(notify_app, clock, 3) as a,
+        _rate_limited(notify_app, clock, 3) as b,
+    ):
         tickets = [f"RL-{n}" for n in range(3, 9)]  # one customer, six tickets
         await a.apply(*(ev.received(t) for t in tickets))
         async with a.rt.db.uow() as uow:  # the complaint numbers went out long ago
