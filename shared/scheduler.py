@@ -19,7 +19,7 @@ from sqlalchemy import Update
 from sqlalchemy.engine import CursorResult
 
 from shared.db import UnitOfWork
-from shared.service import Runtime, supervise
+from shared.service import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,4 @@ def every(rt: Runtime, name: str, tick: Tick, *, interval_s: float | None = None
             else:
                 await asyncio.sleep(0)
 
-    rt.tasks.append(
-        asyncio.create_task(
-            supervise(f"{rt.platform.name} {name}", loop), name=f"{rt.platform.name} {name}"
-        )
-    )
+    rt.run_supervised(name, loop)

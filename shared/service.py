@@ -62,6 +62,12 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     producer_started: bool = False
 
+    def run_supervised(self, what: str, factory: Callable[[], Awaitable[None]]) -> None:
+        """Run a long-lived loop of this service, restarted if it fails, cancelled (and
+        named in the log if it does not stop in time) when the service stops."""
+        name = f"{self.platform.name} {what}"
+        self.tasks.append(asyncio.create_task(supervise(name, factory), name=name))
+
 
 async def supervise(name: str, factory: Callable[[], Awaitable[None]]) -> None:
     """Run a long-lived loop; restart it with backoff if it fails."""
@@ -207,12 +213,7 @@ async def start_runtime(rt: Runtime, handlers: Mapping[type[Event], Handler]) ->
             batch_size=s.relay_batch_size,
             idle_interval_s=s.relay_idle_interval_s,
         )
-        rt.tasks.append(
-            asyncio.create_task(
-                supervise(f"{rt.platform.name} relay", rt.relay.run),
-                name=f"{rt.platform.name} relay",
-            )
-        )
+        rt.run_supervised("relay", rt.relay.run)
     if s.consumers_enabled and handlers:
         runner = ConsumerRunner(
             db=rt.db,
@@ -228,12 +229,7 @@ async def start_runtime(rt: Runtime, handlers: Mapping[type[Event], Handler]) ->
             fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
         )
         rt.consumers.append(runner)
-        rt.tasks.append(
-            asyncio.create_task(
-                supervise(f"{rt.platform.name} consumer", runner.run),
-                name=f"{rt.platform.name} consumer",
-            )
-        )
+        rt.run_supervised("consumer", runner.run)
 
 
 async def start_producer(rt: Runtime) -> None:

@@ -74,6 +74,12 @@ async def running(app: FastAPI) -> AsyncIterator[tuple[httpx.AsyncClient, Runtim
             yield client, app.state.runtime
 
 
+async def consumed(rt: Runtime, event_id: str) -> bool:
+    """Whether the service's consumer has applied this event (its inbox holds the id)."""
+    async with rt.db.sessions() as s:
+        return await s.get(rt.platform.models.inbox, event_id) is not None
+
+
 async def eventually(
     probe: Callable[[], Coroutine[Any, Any, Any]], *, within: float = 15.0, interval: float = 0.1
 ) -> Any:

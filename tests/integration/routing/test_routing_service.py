@@ -22,7 +22,7 @@ from shared.broker import Broker
 from shared.cloudevents import Envelope
 from shared.events import SlaBreached, TicketClassified, TicketStatusChanged
 from shared.service import Runtime
-from tests.builders import auth, eventually, running, settings_for
+from tests.builders import auth, consumed, eventually, running, settings_for
 from tests.builders import classified as build_classified
 from tests.conftest import DbTarget
 from tests.integration.platform.fixtures import send
@@ -180,7 +180,7 @@ async def test_a_breach_read_before_the_classification_escalates_once_at_dispatc
         event=SlaBreached(ticket_no="TS-EARLY", clock="acceptance", due_at=datetime.now(UTC))
     )
     await send(producer, breach)
-    await eventually(lambda: _processed(rt, breach.id))
+    await eventually(lambda: consumed(rt, breach.id))
     await send(producer, breach)  # redelivered
     await send(producer, Envelope(event=classified("TS-EARLY")))
     assert (await _assigned(client, "TS-EARLY"))["supervisor"] == "mgr_billing"
@@ -191,11 +191,6 @@ async def test_a_breach_read_before_the_classification_escalates_once_at_dispatc
     await send(producer, Envelope(event=classified("TS-EARLY", category="network")))
     await eventually(lambda: _handler_is(client, "TS-EARLY", "network_maintenance"))
     assert len(await _published(rt, "TicketEscalated", "TS-EARLY")) == 1
-
-
-async def _processed(rt: Runtime, event_id: str) -> bool:
-    async with rt.db.sessions() as s:
-        return await s.get(platform.models.inbox, event_id) is not None
 
 
 async def _handler_is(client: httpx.AsyncClient, ticket_no: str, department: str) -> bool:

@@ -22,7 +22,7 @@ from shared.broker import Broker
 from shared.cloudevents import Envelope
 from shared.events import TicketAssigned, TicketClassified, TicketStatusChanged
 from shared.service import Runtime
-from tests.builders import auth, eventually, running, settings_for
+from tests.builders import auth, consumed, eventually, running, settings_for
 from tests.builders import classified as build_classified
 from tests.conftest import DbTarget
 from tests.integration.platform.fixtures import send
@@ -240,13 +240,8 @@ async def test_an_assignment_read_before_the_classification_reaches_the_clocks(
             assigned_at=datetime.now(UTC),
         )
     )
-
-    async def processed() -> bool:
-        async with rt.db.sessions() as s:
-            return await s.get(platform.models.inbox, assigned.id) is not None
-
     await send(producer, assigned)
-    await eventually(processed)
+    await eventually(lambda: consumed(rt, assigned.id))
     await send(producer, assigned)  # redelivered
     await send(producer, Envelope(event=classified(t, datetime.now(UTC) - timedelta(hours=30))))
     await _clocks(client, t)
