@@ -153,7 +153,11 @@ def create_service_app(
         if migrate_on_start:
             await upgrade_async(name, url, settings.db_schema)
         db = Database(url, schema=settings.db_schema)
-        producer = make_producer(settings.kafka_bootstrap_servers, client_id=name)
+        producer = make_producer(
+            settings.kafka_bootstrap_servers,
+            client_id=name,
+            idempotent=settings.kafka_enable_idempotence,
+        )
         rt = Runtime(
             settings=settings,
             platform=platform,
@@ -243,7 +247,9 @@ async def start_producer(rt: Runtime) -> None:
             log.warning("%s: broker not reachable yet (%s); retrying", rt.platform.name, exc)
             await rt.producer.stop()
             rt.producer = make_producer(
-                rt.settings.kafka_bootstrap_servers, client_id=rt.platform.name
+                rt.settings.kafka_bootstrap_servers,
+                client_id=rt.platform.name,
+                idempotent=rt.settings.kafka_enable_idempotence,
             )
             await asyncio.sleep(min(0.5 * (attempt + 1), 5))
     raise RuntimeError("Kafka broker unreachable")

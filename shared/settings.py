@@ -34,6 +34,11 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:9092", validation_alias=_alias("KAFKA_BOOTSTRAP_SERVERS")
     )
+    kafka_enable_idempotence: bool = Field(
+        False, validation_alias=_alias("KAFKA_ENABLE_IDEMPOTENCE")
+    )
+    """The idempotent producer: on for Apache Kafka (deploy/), off for the embedded Tansu
+    broker, which does not support it."""
     jwt_secret: str = Field(DEV_JWT_SECRET, validation_alias=_alias("JWT_SECRET"))
     jwt_algorithm: Literal["HS256", "RS256"] = Field(
         "HS256", validation_alias=_alias("JWT_ALGORITHM")
