@@ -6,11 +6,17 @@ committed only after that transaction, so a crash re-delivers and the inbox turn
 redelivery into a no-op. A record that cannot be parsed, or whose handler keeps
 failing after bounded retries, goes to the group's dead-letter topic with the error,
 and the partition moves on.
+
+Handlers are `async def on_event_name(event: EventName, uow: UnitOfWork) -> None` and
+receive the typed catalogue event (the runner has parsed and validated the envelope);
+the CloudEvent attributes, when a handler needs them (its id as a dedup key), are on
+`uow.envelope`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -34,7 +40,27 @@ from shared.observability import (
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
+Handler = Callable[..., Awaitable[None]]
+"""`async def on_event_name(event: EventName, uow: UnitOfWork) -> None` (typed loosely
+until every service has moved off `EnvelopeHandler`: each event class has its own)."""
+
+EnvelopeHandler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
+"""The older shape `(uow, envelope)`, accepted while services move to `Handler`."""
+
+
+def _typed(handler: Handler | EnvelopeHandler) -> Handler:
+    """Adapt an `(uow, envelope)` handler (its first parameter is named `uow`) to the one
+    shape; a handler already taking `(event, uow)` is returned as it is."""
+    params = list(inspect.signature(handler).parameters)
+    if not params or params[0] != "uow":
+        return handler
+    legacy: EnvelopeHandler = handler
+
+    async def typed(event: Event, uow: UnitOfWork) -> None:
+        assert uow.envelope is not None
+        await legacy(uow, uow.envelope)
+
+    return typed
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):
@@ -72,7 +98,7 @@ class ConsumerRunner:
         self.inbox = inbox_model
         self.group = group
         self.bootstrap = bootstrap
-        self.handlers = {model.type_name(): h for model, h in handlers.items()}
+        self.handlers = {model.type_name(): _typed(h) for model, h in handlers.items()}
         self.topics = sorted({model.topic for model in handlers})
         self.dlq_producer = dlq_producer
         self.session_timeout_ms = session_timeout_ms
@@ -198,7 +224,8 @@ class ConsumerRunner:
                 uow.session.add(
                     self.inbox(event_id=envelope.id, event_type=envelope.type, topic=topic)
                 )
-                await handler(uow, envelope)
+                uow.envelope = envelope
+                await handler(envelope.event, uow)
                 await uow.commit()
                 return True
         except IntegrityError:
