@@ -66,6 +66,13 @@ OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet acknowledged", ("s
 OUTBOX_OLDEST_AGE = Gauge(
     "outbox_oldest_age_seconds", "Age of the oldest unsent outbox row (0 if none)", ("service",)
 )
+PARKED_EVENTS = Gauge(
+    "parked_events", "Consumed events parked until what they depend on arrives", ("service",)
+)
+PARKED_OLDEST_AGE = Gauge(
+    "parked_event_oldest_age_seconds", "Age of the oldest parked event (0 if none)", ("service",)
+)
+EVENTS_PARKED = Counter("events_parked_total", "Consumed events parked (NotYet)", ("group", "type"))
 SLA_CLOCKS = Gauge("sla_clocks", "SLA clocks by state", ("state",))
 REFUNDS_PENDING = Gauge("refunds_pending", "Refund requests awaiting a decision")
 NOTIFICATIONS = Counter(
@@ -89,6 +96,17 @@ def record_consumed(group: str, event_type: str) -> None:
 def record_dead_lettered(group: str, event_type: str | None) -> None:
     """Count one record dead-lettered (type `unknown` when it was not a CloudEvent)."""
     EVENTS_DEAD_LETTERED.labels(group=group, type=event_type or "unknown").inc()
+
+
+def record_parked(group: str, event_type: str) -> None:
+    """Count one event parked because what it depends on has not arrived."""
+    EVENTS_PARKED.labels(group=group, type=event_type).inc()
+
+
+def set_parked(service: str, count: int, oldest_age_s: float) -> None:
+    """Set the parked-event gauges of one service (refreshed before each scrape)."""
+    PARKED_EVENTS.labels(service=service).set(count)
+    PARKED_OLDEST_AGE.labels(service=service).set(oldest_age_s)
 
 
 def record_notification(channel: str, outcome: Literal["sent", "failed"]) -> None:
