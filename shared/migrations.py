@@ -133,8 +133,8 @@ def drop_platform_tables() -> None:
     with op.batch_alter_table("outbox_message", schema=None) as batch_op:
         batch_op.drop_index(
             "ix_outbox_message_unsent",
-            postgresql_where="sent_at IS NULL",
-            sqlite_where="sent_at IS NULL",
+            postgresql_where=sa.text("sent_at IS NULL"),
+            sqlite_where=sa.text("sent_at IS NULL"),
         )
     op.drop_table("outbox_message")
 

@@ -23,6 +23,7 @@ from shared.cloudevents import Envelope
 from shared.db import UnitOfWork, utcnow
 from shared.errors import NotYet, Problem
 from shared.events import (
+    TERMINAL_STATUSES,
     ProgressNoticeDue,
     SlaBreached,
     TicketAssigned,
@@ -37,7 +38,7 @@ from shared.scheduler import claim
 
 log = logging.getLogger(__name__)
 
-CLOSED_STATUSES = ("closed", "cancelled")
+CLOSED_STATUSES = TERMINAL_STATUSES
 
 
 async def _matrix(uow: UnitOfWork) -> dict[str, str]:
