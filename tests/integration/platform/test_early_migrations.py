@@ -35,8 +35,10 @@ async def test_an_early_handler_department_becomes_a_parked_assignment(
     try:
         async with db.engine.begin() as conn:
             await conn.execute(
-                text("INSERT INTO early_handler (ticket_no, handler_department, at)"
-                     " VALUES ('TS-H', 'billing_support', :at)"),
+                text(
+                    "INSERT INTO early_handler (ticket_no, handler_department, at)"
+                    " VALUES ('TS-H', 'billing_support', :at)"
+                ),
                 {"at": datetime.now(UTC)},
             )
         await migrate("sla", db_target)
@@ -57,8 +59,10 @@ async def test_early_customer_messages_become_their_parked_triggers(db_target: D
                 ("e-surge", "surge_resolved", {"resolution": "基站故障已修复"}),
             ):
                 await conn.execute(
-                    text('INSERT INTO early_customer_message (source_event_id, template,'
-                         ' ticket_no, "values", at) VALUES (:s, :t, \'TS-M\', :v, :at)'),
+                    text(
+                        "INSERT INTO early_customer_message (source_event_id, template,"
+                        " ticket_no, \"values\", at) VALUES (:s, :t, 'TS-M', :v, :at)"
+                    ),
                     {"s": source, "t": template, "v": json.dumps(values), "at": datetime.now(UTC)},
                 )
         await migrate("notify", db_target)
