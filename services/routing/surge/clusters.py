@@ -7,6 +7,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from services.routing.surge.features import Features
+from services.routing.surge.same import Profile
+
 
 # --- clusters ---------------------------------------------------------------------------
 @dataclass(slots=True)
@@ -18,6 +21,7 @@ class _Member:
     desk_id: str | None
     store_id: str | None
     over_level: bool
+    features: Features = ()
 
 
 @dataclass
@@ -33,22 +37,18 @@ class _Cluster:
     answer_due_at: datetime | None = None
     answered_at: datetime | None = None
     splits: int = 0
-    in_surge_block: bool = False  # its indexed members are also in the category's "*" block
+    reasons: Counter[str] = field(default_factory=Counter)  # why members were joined
     # derived from members (rebuilt by recount): the rule counters
     latest: float = float("-inf")
     desk_shifts: Counter[tuple[str, datetime]] = field(default_factory=Counter)
     hall_times: dict[str, list[datetime]] = field(default_factory=dict)
     before_answer: int = 0
     over_level: int = 0
-    areas: set[str] = field(default_factory=set)
-    subjects: set[str] = field(default_factory=set)
+    profile: Profile = field(default_factory=Profile.empty)
 
     def count(self, m: _Member, shift: datetime) -> None:
         self.latest = max(self.latest, m.received_at.timestamp())
-        if m.area:
-            self.areas.add(m.area)
-        if m.subject:
-            self.subjects.add(m.subject)
+        self.profile.add(m.features)
         if m.desk_id:
             self.desk_shifts[(m.desk_id, shift)] += 1
         if m.store_id:

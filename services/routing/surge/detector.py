@@ -35,25 +35,31 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
+from services.routing.surge.candidates import KeyIndex
 from services.routing.surge.clusters import _Cluster, _densest, _earliest, _iso, _Member, _parse
+from services.routing.surge.features import Features, Lexicon, default_lexicon, extract
 from services.routing.surge.model import Alert, ClusterInfo, Complaint, Observation
 from services.routing.surge.rules import NOTIFY_ROLE, Rule, SurgeConfig
+from services.routing.surge.same import Decision, Profile, decide
 from services.routing.surge.sketch import _b64, _minhash, _Signatures, _unb64, sketch
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 
 
 class SurgeDetector:
     """Clusters same-content complaints in a sliding window and raises each alert once."""
 
-    def __init__(self, config: SurgeConfig | None = None) -> None:
+    def __init__(self, config: SurgeConfig | None = None, lexicon: Lexicon | None = None) -> None:
         self.config = config or SurgeConfig()
         self._tz = ZoneInfo(self.config.timezone)
         self._starts = sorted(self.config.shift_starts)
         self._clusters: dict[str, _Cluster] = {}
         self._ticket_cluster: dict[str, str] = {}
         self._signatures = _Signatures(self.config.num_perm)
-        self._lsh: dict[tuple[str, str], MinHashLSH] = {}  # (category, block) -> index
+        self._lsh: dict[str, MinHashLSH] = {}  # category -> index of the text sketches
+        self._keyed = KeyIndex(self.config.candidates_per_key)
+        self.lexicon = lexicon or default_lexicon()
+        self.aliases: dict[str, str] = {}  # learnt from ops merges: "p:翠苑小区" -> "p:翠苑"
         self._expiry: list[tuple[float, str]] = []  # heap: (received_at, ticket_no)
         self._due: list[tuple[float, str]] = []  # heap: (answer_due_at, cluster_id)
         self.watermark: datetime | None = None
@@ -96,19 +102,25 @@ class SurgeDetector:
         if complaint.received_at < self.watermark - self.config.window:
             return Observation(None, expired_clusters=expired, stale=True)
         mh = sketch(complaint.text, self.config)
-        match = self._best_match(complaint, mh)
+        features = self._features(complaint)
+        match = self._best_match(complaint, mh, features)
+        reasons: tuple[str, ...] = ()
         if match is None:
             cluster, score = _Cluster(f"S-{complaint.ticket_no}", complaint.category), None
             self._clusters[cluster.cluster_id] = cluster
         else:
-            cluster, score = match
+            cluster, score, decision = match
+            reasons = decision.reasons
+            cluster.reasons.update(
+                r.split(":")[0] if r.startswith("similarity") else r for r in reasons
+            )
         member = _Member(
             complaint.ticket_no, complaint.received_at, complaint.area, complaint.subject,
-            complaint.desk_id, complaint.store_id, complaint.over_level,
+            complaint.desk_id, complaint.store_id, complaint.over_level, features,
         )  # fmt: skip
         self._add(cluster, member, mh)
         alerts, newly_major = self._evaluate(cluster, complaint.received_at, member)
-        return Observation(cluster.cluster_id, alerts, newly_major, expired, score)
+        return Observation(cluster.cluster_id, alerts, newly_major, expired, score, reasons=reasons)
 
     def expire(self, now: datetime) -> tuple[str, ...]:
         """Advance the watermark; drop tickets older than the window, retire emptied clusters."""
@@ -163,6 +175,12 @@ class SurgeDetector:
             self._ticket_cluster[ticket] = into
         for ticket, values in sorted(held, key=lambda tv: target.members[tv[0]].received_at):
             self._index(target, ticket, values)
+        self._learn(target, source)
+        target.reasons.update(source.reasons)
+        target.reasons["ops_merge"] += 1
+        for member in source.members.values():
+            self._keyed.add(target.category, into, member.features)
+        self._keyed.remove(source.category, other, source.profile)
         target.fired |= source.fired
         target.major |= source.major
         target.major_tickets |= source.major_tickets
@@ -198,8 +216,26 @@ class SurgeDetector:
         source.major_tickets -= target.major_tickets
         self._recount(source)
         self._recount(target)
+        target.reasons["ops_split"] += 1
+        for member in target.members.values():
+            self._keyed.add(target.category, target.cluster_id, member.features)
         alerts, newly_major = self._evaluate(target, at, None)
         return Observation(target.cluster_id, alerts, newly_major)
+
+    def _learn(self, target: _Cluster, source: _Cluster) -> None:
+        """An ops merge of two places (or products) the lexicon kept apart: one from now on."""
+        for kind, mine, theirs in (
+            ("p", target.profile.places, source.profile.places),
+            ("g", target.profile.products, source.profile.products),
+        ):
+            if mine and theirs and not (mine & theirs):
+                canonical = f"{kind}:{min(mine)}"
+                for name in theirs:
+                    self.aliases.setdefault(f"{kind}:{name}", canonical)
+
+    def corrections(self) -> list[tuple[str, str]]:
+        """What ops merges taught, as (name, canonical) rows for places.tsv / products.tsv."""
+        return sorted((k, v) for k, v in self.aliases.items())
 
     # --- persistence --------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -208,6 +244,7 @@ class SurgeDetector:
             "version": SNAPSHOT_VERSION,
             "sketch": self._sketch_params(),
             "watermark": _iso(self.watermark),
+            "aliases": dict(sorted(self.aliases.items())),
             "clusters": [self._dump(c) for c in self._clusters.values()],
         }
 
@@ -220,6 +257,7 @@ class SurgeDetector:
         if data["sketch"] != detector._sketch_params():
             raise ValueError("snapshot signatures use other sketch settings; rebuild from texts")
         detector.watermark = _parse(data["watermark"])
+        detector.aliases = dict(data.get("aliases", {}))
         for raw in data["clusters"]:
             detector._load(raw)
         return detector
@@ -247,6 +285,7 @@ class SurgeDetector:
                     "store_id": m.store_id,
                     "over_level": m.over_level,
                     "signature": _b64(sig) if sig is not None else None,
+                    "features": list(m.features),
                 }
             )
         return {
@@ -259,6 +298,7 @@ class SurgeDetector:
             "answer_due_at": _iso(c.answer_due_at),
             "answered_at": _iso(c.answered_at),
             "splits": c.splits,
+            "reasons": dict(c.reasons),
             "members": members,
         }
 
@@ -267,15 +307,16 @@ class SurgeDetector:
             raw["cluster_id"], raw["category"], fired=set(raw["fired"]), major=raw["major"],
             major_tickets=set(raw["major_tickets"]), discovered_at=_parse(raw["discovered_at"]),
             answer_due_at=_parse(raw["answer_due_at"]), answered_at=_parse(raw["answered_at"]),
-            splits=raw["splits"],
+            splits=raw["splits"], reasons=Counter(raw.get("reasons", {})),
         )  # fmt: skip
         self._clusters[cluster.cluster_id] = cluster
         for m in raw["members"]:
             member = _Member(
                 m["ticket_no"], datetime.fromisoformat(m["received_at"]), m["area"], m["subject"],
-                m["desk_id"], m["store_id"], m["over_level"],
+                m["desk_id"], m["store_id"], m["over_level"], tuple(m.get("features", ())),
             )  # fmt: skip
             cluster.members[member.ticket_no] = member
+            self._keyed.add(cluster.category, cluster.cluster_id, member.features)
             self._ticket_cluster[member.ticket_no] = cluster.cluster_id
             heapq.heappush(self._expiry, (member.received_at.timestamp(), member.ticket_no))
             if m["signature"] is not None:
@@ -285,99 +326,83 @@ class SurgeDetector:
             heapq.heappush(self._due, (cluster.answer_due_at.timestamp(), cluster.cluster_id))
 
     # --- internals ----------------------------------------------------------------------
-    def _best_match(self, c: Complaint, mh: MinHash) -> tuple[_Cluster, float] | None:
+    def _best_match(
+        self, c: Complaint, mh: MinHash, features: Features
+    ) -> tuple[_Cluster, float, Decision] | None:
         cfg, sigs = self.config, self._signatures
-        if mh.is_empty():
-            return None
-        # a complaint that names its area/subject looks in that block and among the unnamed;
-        # one that names neither looks among the unnamed and every cluster of two or more
-        block = self._block(c.category, c.area, c.subject)
-        found: set[int] = set()
-        for name in (block, "?") if block != "?" else ("?", "*"):
-            if (lsh := self._lsh.get((c.category, name))) is not None:
-                found.update(lsh.query(mh))
-        rows = np.fromiter(found, dtype=np.intp, count=len(found))
-        equal = sigs.equal(rows, mh.hashvalues)
-        near = np.flatnonzero(equal >= min(cfg.similarity, cfg.similarity_confirmed))
         scores: dict[str, float] = {}
-        for row, score in zip(rows[near].tolist(), equal[near].tolist(), strict=True):
-            ticket = sigs.ticket[row] or ""
-            cluster_id = self._ticket_cluster[ticket]
-            received = self._clusters[cluster_id].members[ticket].received_at
-            if abs(c.received_at - received) <= cfg.window:
-                scores[cluster_id] = max(score, scores.get(cluster_id, 0.0))
-        best: tuple[_Cluster, float] | None = None
-        best_rank = (False, 0.0)
+        if not mh.is_empty() and (lsh := self._lsh.get(c.category)) is not None:
+            rows = np.fromiter(found := lsh.query(mh), dtype=np.intp, count=len(found))
+            equal = sigs.equal(rows, mh.hashvalues)
+            near = np.flatnonzero(equal >= min(cfg.similarity, cfg.similarity_confirmed))
+            for row, score in zip(rows[near].tolist(), equal[near].tolist(), strict=True):
+                ticket = sigs.ticket[row] or ""
+                cluster_id = self._ticket_cluster[ticket]
+                received = self._clusters[cluster_id].members[ticket].received_at
+                if abs(c.received_at - received) <= cfg.window:
+                    scores[cluster_id] = max(score, scores.get(cluster_id, 0.0))
+        # clusters that share a place or product are candidates however the text is worded
+        for cluster_id in self._keyed.candidates(c.category, features):
+            cluster = self._clusters.get(cluster_id)
+            if cluster is None or cluster_id in scores or not cluster.indexed:
+                continue
+            if abs(c.received_at.timestamp() - cluster.latest) > cfg.window.total_seconds():
+                continue
+            newest = [sigs.row[t] for t in list(cluster.indexed)[-cfg.compare_newest :]]
+            rows = np.fromiter(newest, dtype=np.intp, count=len(newest))
+            scores[cluster_id] = (
+                0.0 if mh.is_empty() else float(sigs.equal(rows, mh.hashvalues).max())
+            )
+        located = c.category in cfg.located_categories
+        best: tuple[_Cluster, float, Decision] | None = None
+        best_rank = (0, 0.0)
         for cluster_id in sorted(scores):
             cluster, score = self._clusters[cluster_id], scores[cluster_id]
-            needed = self._needed(c, cluster)
-            # a cluster whose area/subject agrees beats one that merely does not disagree
-            rank = (needed == cfg.similarity_confirmed, score)
-            if needed is not None and score >= needed and (best is None or rank > best_rank):
-                best, best_rank = (cluster, score), rank
+            decision = decide(
+                features, cluster.profile, score, located=located,
+                text_alone=cfg.similarity, text_confirmed=cfg.similarity_confirmed,
+                text_strong=cfg.similarity_strong,
+            )  # fmt: skip
+            rank = (decision.strength, score)
+            if decision.joined and (best is None or rank > best_rank):
+                best, best_rank = (cluster, score, decision), rank
         return best
 
-    def _needed(self, c: Complaint, cluster: _Cluster) -> float | None:
-        """The similarity a match needs: None when metadata disagrees, less when it agrees."""
-        cfg = self.config
-        area = c.area if c.category in cfg.located_categories else None
-        confirmed = False
-        for mine, theirs in ((c.subject, cluster.subjects), (area, cluster.areas)):
-            if mine and theirs:
-                if mine not in theirs:
-                    return None
-                confirmed = True
-        return cfg.similarity_confirmed if confirmed else cfg.similarity
+    def _features(self, c: Complaint) -> Features:
+        keys = set(extract(f"{c.text} {c.area or ''}", self.lexicon))
+        if c.subject:
+            keys.add(f"g:={c.subject}")
+        return tuple(sorted(self.aliases.get(k, k) for k in keys))
 
     def _add(self, cluster: _Cluster, member: _Member, mh: MinHash) -> None:
         cluster.members[member.ticket_no] = member
         self._ticket_cluster[member.ticket_no] = cluster.cluster_id
         heapq.heappush(self._expiry, (member.received_at.timestamp(), member.ticket_no))
         cluster.count(member, self.shift_start(member.received_at))
+        self._keyed.add(cluster.category, cluster.cluster_id, member.features)
         if not mh.is_empty():
             self._index(cluster, member.ticket_no, mh.hashvalues)
-
-    def _block(self, category: str, area: str | None, subject: str | None) -> str:
-        """The LSH block: "=area" (located categories), "=subject", or "?" when neither is known."""
-        if area and category in self.config.located_categories:
-            return f"={area}"
-        return f"={subject}" if subject else "?"
-
-    def _blocks(self, cluster: _Cluster, ticket: str) -> list[tuple[str, str]]:
-        m = cluster.members[ticket]
-        block = (cluster.category, self._block(cluster.category, m.area, m.subject))
-        return [block, (cluster.category, "*")] if cluster.in_surge_block else [block]
 
     def _index(self, cluster: _Cluster, ticket: str, values: np.ndarray) -> None:
         row = self._signatures.add(ticket, values)
         cluster.indexed[ticket] = None
-        if len(cluster.members) > 1 and not cluster.in_surge_block:
-            # a cluster of two or more is also found by complaints that name no area/subject
-            cluster.in_surge_block = True
-            for other in cluster.indexed:
-                if other != ticket:
-                    self._insert((cluster.category, "*"), self._signatures.row[other])
-        for block in self._blocks(cluster, ticket):
-            self._insert(block, row)
+        lsh = self._lsh.get(cluster.category)
+        if lsh is None:
+            params = (self.config.lsh_bands, self.config.lsh_rows)
+            lsh = self._lsh[cluster.category] = MinHashLSH(
+                num_perm=self.config.num_perm, params=params
+            )
+        lsh.insert(row, _minhash(self.config, hashvalues=values), check_duplication=False)
         # a big cluster keeps only its newest members in the index: enough to match, bounded cost
         if len(cluster.indexed) > self.config.max_indexed_per_cluster:
             self._unindex(cluster, next(iter(cluster.indexed)))
 
-    def _insert(self, block: tuple[str, str], row: int) -> None:
-        lsh = self._lsh.get(block)
-        if lsh is None:
-            params = (self.config.lsh_bands, self.config.lsh_rows)
-            lsh = self._lsh[block] = MinHashLSH(num_perm=self.config.num_perm, params=params)
-        mh = _minhash(self.config, hashvalues=self._signatures.rows[row])
-        lsh.insert(row, mh, check_duplication=False)
-
     def _unindex(self, cluster: _Cluster, ticket: str) -> None:
         row = self._signatures.row[ticket]
-        for block in self._blocks(cluster, ticket):
-            lsh = self._lsh[block]
-            lsh.remove(row)
-            if lsh.is_empty():
-                del self._lsh[block]
+        lsh = self._lsh[cluster.category]
+        lsh.remove(row)
+        if lsh.is_empty():
+            del self._lsh[cluster.category]
         self._signatures.remove(ticket)
         del cluster.indexed[ticket]
 
@@ -386,7 +411,6 @@ class SurgeDetector:
         held = [(t, self._signatures[t].copy()) for t in cluster.indexed]
         for ticket, _ in held:
             self._unindex(cluster, ticket)
-        cluster.in_surge_block = False
         return held
 
     def _retire(self, cluster: _Cluster) -> None:
@@ -394,12 +418,13 @@ class SurgeDetector:
             self._unindex(cluster, ticket)
         for ticket in cluster.members:
             del self._ticket_cluster[ticket]
+        self._keyed.remove(cluster.category, cluster.cluster_id, cluster.profile)
         del self._clusters[cluster.cluster_id]
 
     def _recount(self, cluster: _Cluster) -> None:
         cluster.latest, cluster.before_answer, cluster.over_level = float("-inf"), 0, 0
         cluster.desk_shifts, cluster.hall_times = Counter(), {}
-        cluster.areas, cluster.subjects = set(), set()
+        cluster.profile = Profile.empty()
         for member in cluster.members.values():
             cluster.count(member, self.shift_start(member.received_at))
 

@@ -54,6 +54,7 @@ class Observation:
     similarity: float | None = None
     duplicate: bool = False
     stale: bool = False
+    reasons: tuple[str, ...] = ()  # why it joined its cluster: place, symptom, product, text
 
 
 @dataclass(frozen=True)

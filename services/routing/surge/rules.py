@@ -58,12 +58,16 @@ class SurgeConfig:
     similarity: float = 0.25
     # when an area or subject both sides know agrees, the text may be less alike
     similarity_confirmed: float = 0.2
+    # when a place or product and a symptom all agree, the words hardly matter
+    similarity_strong: float = 0.0
     shingles: ShingleScheme = "char_bigrams"
     num_perm: int = 128
     seed: int = 1
     lsh_bands: int = 32
     lsh_rows: int = 2
     max_indexed_per_cluster: int = 32
+    candidates_per_key: int = 64  # clusters a place/product key keeps, newest first
+    compare_newest: int = 4  # a key candidate's text is compared with its newest members
 
     def __post_init__(self) -> None:
         if not self.shift_starts:
