@@ -164,6 +164,18 @@ class UnitOfWork:
             if self.db._write_lock is not None:
                 self.db._write_lock.release()
 
+    @property
+    def consumed(self) -> Envelope:
+        """In a consumer: the CloudEvent being applied (its id, time and source)."""
+        if self.envelope is None:
+            raise RuntimeError("not applying a consumed event")
+        return self.envelope
+
+    @property
+    def event_id(self) -> str:
+        """In a consumer: the id of the CloudEvent being applied (a dedup key)."""
+        return self.consumed.id
+
     async def lock(self, key: str) -> None:
         """Serialise this transaction with every other one that locks the same key (a
         ticket number) until it ends: a PostgreSQL transaction advisory lock. SQLite has

@@ -130,8 +130,8 @@ class Invalid(DomainError):
     status = 422
     title = "Invalid request"
 
-    def __init__(self, field: str, message: str, **kw: Any) -> None:
-        super().__init__(f"{field}: {message}", **kw)
+    def __init__(self, field: str, message: str, *, detail: str | None = None, **kw: Any) -> None:
+        super().__init__(detail or f"{field}: {message}", **kw)
         self.field = field
         self.message = message
 

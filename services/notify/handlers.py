@@ -19,7 +19,6 @@ from services.notify.models import Notification, TicketContact
 from services.notify.recording import contact, record
 from services.notify.settings import NotifySettings
 from services.notify.templates import template
-from shared.cloudevents import Envelope
 from shared.db import UnitOfWork, utcnow
 from shared.errors import NotYet
 from shared.events import (
@@ -59,11 +58,9 @@ class Notify:
         }
 
     # --- the customer's complaint ------------------------------------------------------------
-    async def ticket_received(self, uow: UnitOfWork, envelope: Envelope) -> None:
+    async def on_ticket_received(self, event: TicketReceived, uow: UnitOfWork) -> None:
         """投诉编码 by SMS; with the promised times if the clocks are known already, otherwise
         held (up to `registration_wait_for_clocks_s`) for SlaClocksStarted to fill them in."""
-        event = envelope.event
-        assert isinstance(event, TicketReceived)
         row = await contact(uow, event.ticket_no)
         row.msisdn, row.msisdn_masked = event.msisdn, event.msisdn_masked
         row.channel, row.status = event.channel, row.status or "received"
@@ -71,7 +68,7 @@ class Notify:
         wait = timedelta(seconds=self.settings.registration_wait_for_clocks_s)
         await record(
             uow,
-            envelope.id,
+            uow.event_id,
             "ticket_registered",
             event.msisdn,
             {"ticket_no": event.ticket_no, **(times or {})},
@@ -80,9 +77,7 @@ class Notify:
             send_after=utcnow() + (wait if times is None else timedelta(0)),
         )
 
-    async def sla_clocks_started(self, uow: UnitOfWork, envelope: Envelope) -> None:
-        event = envelope.event
-        assert isinstance(event, SlaClocksStarted)
+    async def on_sla_clocks_started(self, event: SlaClocksStarted, uow: UnitOfWork) -> None:
         row = await contact(uow, event.ticket_no)
         row.clocks = {c.name: c.due_at.isoformat() for c in event.clocks}
         times = self._times(row.clocks)
@@ -103,21 +98,15 @@ class Notify:
             .execution_options(synchronize_session=False)
         )
 
-    async def ticket_classified(self, uow: UnitOfWork, envelope: Envelope) -> None:
-        event = envelope.event
-        assert isinstance(event, TicketClassified)
+    async def on_ticket_classified(self, event: TicketClassified, uow: UnitOfWork) -> None:
         row = await contact(uow, event.ticket_no)
         row.category, row.severity = event.category, event.severity
 
-    async def ticket_assigned(self, uow: UnitOfWork, envelope: Envelope) -> None:
-        event = envelope.event
-        assert isinstance(event, TicketAssigned)
+    async def on_ticket_assigned(self, event: TicketAssigned, uow: UnitOfWork) -> None:
         row = await contact(uow, event.ticket_no)
         row.handler_department = event.handler_department
 
-    async def ticket_status_changed(self, uow: UnitOfWork, envelope: Envelope) -> None:
-        event = envelope.event
-        assert isinstance(event, TicketStatusChanged)
+    async def on_ticket_status_changed(self, event: TicketStatusChanged, uow: UnitOfWork) -> None:
         row = await contact(uow, event.ticket_no)
         row.status = event.to_status
         name = STATUS_TEMPLATES.get(event.to_status)
@@ -130,7 +119,7 @@ class Notify:
                 return
             row.first_reply_sent = True
         if name is not None:
-            await self._to_customer(uow, envelope.id, row, name, {})
+            await self._to_customer(uow, uow.event_id, row, name, {})
 
     async def _to_customer(
         self,
@@ -154,26 +143,20 @@ class Notify:
         )
 
     # --- refunds and surges ------------------------------------------------------------------
-    async def refund_approved(self, uow: UnitOfWork, envelope: Envelope) -> None:
-        event = envelope.event
-        assert isinstance(event, RefundApproved)
+    async def on_refund_approved(self, event: RefundApproved, uow: UnitOfWork) -> None:
         row = await contact(uow, event.ticket_no)
         values = {"amount_yuan": domain.yuan(event.amount_fen)}
-        await self._to_customer(uow, envelope.id, row, "refund_approved", values)
+        await self._to_customer(uow, uow.event_id, row, "refund_approved", values)
 
-    async def refund_paid(self, uow: UnitOfWork, envelope: Envelope) -> None:
-        event = envelope.event
-        assert isinstance(event, RefundPaid)
+    async def on_refund_paid(self, event: RefundPaid, uow: UnitOfWork) -> None:
         row = await contact(uow, event.ticket_no)
         values = {"amount_yuan": domain.yuan(event.amount_fen)}
-        await self._to_customer(uow, envelope.id, row, "refund_paid", values)
+        await self._to_customer(uow, uow.event_id, row, "refund_paid", values)
 
-    async def surge_resolved(self, uow: UnitOfWork, envelope: Envelope) -> None:
+    async def on_surge_resolved(self, event: SurgeResolved, uow: UnitOfWork) -> None:
         """One coordinated message per customer, however many of the surge's tickets are
         theirs (it names their first complaint). A ticket whose customer is not known yet
         gets it when its TicketReceived arrives, unless that customer already had it."""
-        event = envelope.event
-        assert isinstance(event, SurgeResolved)
         tickets = sorted(set(event.tickets) | {event.ticket_no})
         for ticket_no in tickets:  # in one order, so two surges cannot lock each other out
             await uow.lock(ticket_no)
@@ -190,7 +173,7 @@ class Notify:
             first_per_customer.setdefault(row.msisdn, row)
         values = {"resolution": event.resolution}
         for row in first_per_customer.values():
-            await self._to_customer(uow, envelope.id, row, "surge_resolved", values)
+            await self._to_customer(uow, uow.event_id, row, "surge_resolved", values)
         for ticket_no in sorted(set(tickets) - {row.ticket_no for row in rows}):
             # Its TicketReceived has not arrived: this event is replayed when it does (the
             # customers told now are not told again: one message per source and number).

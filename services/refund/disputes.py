@@ -15,7 +15,7 @@ from services.refund.handlers import known_ticket, request_refund
 from services.refund.models import SpDispute
 from services.refund.settings import RefundRules
 from shared.db import UnitOfWork
-from shared.errors import Problem
+from shared.errors import Conflict, NotFound
 from shared.events import SpDisputeClosed, SpDisputeOpened
 from shared.money import format_fen
 from shared.scheduler import claim
@@ -24,7 +24,7 @@ from shared.scheduler import claim
 async def load_dispute(uow: UnitOfWork, dispute_id: str) -> SpDispute:
     dispute = await uow.session.get(SpDispute, dispute_id)
     if dispute is None:
-        raise Problem(404, "Not Found", f"no SP dispute {dispute_id}")
+        raise NotFound(f"no SP dispute {dispute_id}")
     return dispute
 
 
@@ -41,8 +41,10 @@ async def open_sp_dispute(
         )
     )
     if already is not None:
-        raise Problem(
-            409, "Dispute already open", f"dispute {already} on {cmd.sp_code} is open", id=already
+        raise Conflict(
+            title="Dispute already open",
+            detail=f"dispute {already} on {cmd.sp_code} is open",
+            id=already,
         )
     due = now + rules.proof_window
     dispute = SpDispute(
@@ -89,7 +91,7 @@ async def record_sp_proof(uow: UnitOfWork, cmd: RecordSpProof, now: datetime) ->
         if not await claim(uow, _close(dispute.id, DisputeStatus.PROVEN, now, **values)):
             raise domain.Conflict("the dispute was closed meanwhile")
     except domain.Conflict as exc:
-        raise Problem(409, "Dispute closed", str(exc)) from exc
+        raise Conflict(title="Dispute closed", detail=str(exc)) from exc
     uow.publish(
         SpDisputeClosed(
             ticket_no=dispute.ticket_no,

@@ -24,9 +24,8 @@ from services.refund.commands import DecideRefund, RecordPayout, RequestRefund
 from services.refund.domain import RefundStatus
 from services.refund.models import ComplaintLedger, Refund, TicketView
 from services.refund.settings import RefundRules
-from shared.cloudevents import Envelope
 from shared.db import UnitOfWork
-from shared.errors import Problem, field_error
+from shared.errors import Conflict, Invalid, NotAllowed, NotFound
 from shared.events import (
     RefundApproved,
     RefundPaid,
@@ -38,10 +37,8 @@ from shared.events import (
 
 
 # --- consumed ticket events ---------------------------------------------------------------
-async def ticket_received(uow: UnitOfWork, envelope: Envelope) -> None:
+async def on_ticket_received(event: TicketReceived, uow: UnitOfWork) -> None:
     """Learn of a complaint and its customer's user type (prepaid matters at the front line)."""
-    event = envelope.event
-    assert isinstance(event, TicketReceived)
     view = await uow.session.get(TicketView, event.ticket_no)
     if view is None:
         uow.session.add(
@@ -56,10 +53,8 @@ async def ticket_received(uow: UnitOfWork, envelope: Envelope) -> None:
         view.user_type = event.user_type
 
 
-async def ticket_status_changed(uow: UnitOfWork, envelope: Envelope) -> None:
+async def on_ticket_status_changed(event: TicketStatusChanged, uow: UnitOfWork) -> None:
     """Follow the complaint's status: closed and cancelled complaints take no refunds."""
-    event = envelope.event
-    assert isinstance(event, TicketStatusChanged)
     view = await uow.session.get(TicketView, event.ticket_no)
     if view is None:
         uow.session.add(
@@ -79,16 +74,18 @@ async def known_ticket(uow: UnitOfWork, ticket_no: str, *, must_be_open: bool = 
     """The complaint as refund knows it: 404 if unknown, 409 if closed or cancelled."""
     view = await uow.session.get(TicketView, ticket_no)
     if view is None:
-        raise Problem(404, "Not Found", f"no complaint {ticket_no} is known to refund")
+        raise NotFound(f"no complaint {ticket_no} is known to refund")
     if must_be_open and not domain.refundable(view.status):
-        raise Problem(409, "Complaint not refundable", f"complaint {ticket_no} is {view.status}")
+        raise Conflict(
+            title="Complaint not refundable", detail=f"complaint {ticket_no} is {view.status}"
+        )
     return view
 
 
 async def load_refund(uow: UnitOfWork, refund_id: str) -> Refund:
     refund = await uow.session.get(Refund, refund_id)
     if refund is None:
-        raise Problem(404, "Not Found", f"no refund {refund_id}")
+        raise NotFound(f"no refund {refund_id}")
     return refund
 
 
@@ -125,7 +122,7 @@ async def request_refund(
             policy=rules.policy,
         )
     except FieldError as exc:
-        raise field_error(exc.field, exc.message) from exc
+        raise Invalid(exc.field, exc.message) from exc
     refund = Refund(
         id=cmd.refund_id or domain.new_id("RF", now),
         ticket_no=cmd.ticket_no,
@@ -209,7 +206,9 @@ async def _authorised(uow: UnitOfWork, cmd: DecideRefund, rules: RefundRules) ->
     try:
         domain.check_decidable(refund.status)
     except domain.Conflict as exc:
-        raise Problem(409, "Refund already decided", str(exc), status_now=refund.status) from exc
+        raise Conflict(
+            title="Refund already decided", detail=str(exc), status_now=refund.status
+        ) from exc
     try:
         check_approval(
             approver_role=authority_role(cmd.actor.roles, rules.policy),
@@ -220,10 +219,9 @@ async def _authorised(uow: UnitOfWork, cmd: DecideRefund, rules: RefundRules) ->
         )
     except AuthorityError as exc:
         four_eyes = isinstance(exc, FourEyesViolation)
-        raise Problem(
-            403,
-            "Four-eyes rule" if four_eyes else "Insufficient refund authority",
+        raise NotAllowed(
             str(exc),
+            title="Four-eyes rule" if four_eyes else "Insufficient refund authority",
             required_role=exc.required_role.value,
             rule="four_eyes" if four_eyes else "authority",
         ) from exc
@@ -292,7 +290,7 @@ async def record_payout(
     try:
         new = domain.payout_is_new(refund.status, refund.billing_ref, billing_ref)
     except domain.Conflict as exc:
-        raise Problem(409, "Payout conflict", str(exc), status_now=refund.status) from exc
+        raise Conflict(title="Payout conflict", detail=str(exc), status_now=refund.status) from exc
     if not new:
         return refund
     before = snapshot(refund)

@@ -14,7 +14,6 @@ from services.sla.calendar_store import CalendarCache
 from services.sla.clock import DEFAULT_POLICY, SHANGHAI, Policy
 from services.sla.models import Clock
 from services.sla.settings import SlaSettings
-from shared.cloudevents import Envelope
 from shared.db import Database, UnitOfWork, utcnow
 from shared.errors import NotYet
 from shared.events import (
@@ -58,10 +57,8 @@ class Sla:
         return _ordered(rows)
 
     # --- consumed events ----------------------------------------------------------------
-    async def ticket_classified(self, uow: UnitOfWork, envelope: Envelope) -> None:
+    async def on_ticket_classified(self, event: TicketClassified, uow: UnitOfWork) -> None:
         """Start the clocks from the receipt time under the policy in force now."""
-        event = envelope.event
-        assert isinstance(event, TicketClassified)
         if await self._clocks(uow, event.ticket_no):
             return  # a reclassification does not restart clocks
         calendar = await self.calendar(uow)
@@ -92,9 +89,9 @@ class Sla:
             SlaClocksStarted(ticket_no=event.ticket_no, clocks=[_published(c) for c in clocks])
         )
 
-    async def ticket_assigned(self, uow: UnitOfWork, envelope: Envelope) -> None:
-        event = envelope.event
-        assert isinstance(event, TicketAssigned | TicketTransferred)
+    async def on_ticket_assigned(
+        self, event: TicketAssigned | TicketTransferred, uow: UnitOfWork
+    ) -> None:
         department = (
             event.handler_department if isinstance(event, TicketAssigned) else event.to_department
         )
@@ -110,11 +107,9 @@ class Sla:
         # clocks start (the platform parks it and replays it after TicketClassified).
         raise NotYet(event.ticket_no, "TicketAssigned before the clocks started")
 
-    async def ticket_status_changed(self, uow: UnitOfWork, envelope: Envelope) -> None:
+    async def on_ticket_status_changed(self, event: TicketStatusChanged, uow: UnitOfWork) -> None:
         """pending pauses every running clock; leaving pending resumes them; replies and
         resolutions meet clocks; reopening resumes resolution; cancelling stops all."""
-        event = envelope.event
-        assert isinstance(event, TicketStatusChanged)
         clocks = await self._clocks(uow, event.ticket_no)
         if not clocks:
             return

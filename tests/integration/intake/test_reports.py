@@ -14,8 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.intake import handlers
-from shared.cloudevents import Envelope
+from services.intake import projections
 from shared.events import RefundApproved, SlaBreached, SlaMet, SpDisputeOpened, SurgeAlertRaised
 from tests.builders import auth, complaint
 
@@ -26,7 +25,7 @@ MONTH = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
 
 async def _apply(rt: Any, handler: Any, event: Any) -> None:
     async with rt.db.uow() as uow:
-        await handler(uow, Envelope(event=event))
+        await handler(event, uow)
         await uow.commit()
 
 
@@ -57,20 +56,22 @@ async def _seed(client: Any, rt: Any) -> list[str]:
         await client.post(f"/v1/complaints/{second}/{command}", json=payload, headers=AGENT)
     await _apply(
         rt,
-        handlers.sla_clock_ended,
+        projections.on_sla_clock_ended,
         SlaMet(ticket_no=first, clock="acceptance", due_at=now, met_at=now),
     )
     await _apply(
-        rt, handlers.sla_clock_ended, SlaBreached(ticket_no=second, clock="acceptance", due_at=now)
+        rt,
+        projections.on_sla_clock_ended,
+        SlaBreached(ticket_no=second, clock="acceptance", due_at=now),
     )
     await _apply(
         rt,
-        handlers.sla_clock_ended,
+        projections.on_sla_clock_ended,
         SlaMet(ticket_no=second, clock="first_reply", due_at=now, met_at=now),
     )
     await _apply(
         rt,
-        handlers.refund_changed,
+        projections.on_refund_changed,
         RefundApproved(
             ticket_no=second,
             refund_id="RF1",
@@ -82,7 +83,7 @@ async def _seed(client: Any, rt: Any) -> list[str]:
     )
     await _apply(
         rt,
-        handlers.refund_changed,
+        projections.on_refund_changed,
         RefundApproved(
             ticket_no=third,
             refund_id="RF2",
@@ -94,7 +95,7 @@ async def _seed(client: Any, rt: Any) -> list[str]:
     )
     await _apply(
         rt,
-        handlers.sp_dispute_opened,
+        projections.on_sp_dispute_opened,
         SpDisputeOpened(
             ticket_no=third,
             dispute_id="D1",
@@ -105,7 +106,7 @@ async def _seed(client: Any, rt: Any) -> list[str]:
     )
     await _apply(
         rt,
-        handlers.surge_alert_raised,
+        projections.on_surge_alert_raised,
         SurgeAlertRaised(
             ticket_no=first,
             cluster_id="S-1",

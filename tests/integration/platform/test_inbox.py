@@ -136,13 +136,11 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_partition_moves_on(
 
     attempts: list[str] = []
 
-    async def flaky(uow: UnitOfWork, envelope: Envelope) -> None:
-        event = envelope.event
-        assert isinstance(event, TicketClassified)
+    async def flaky(event: TicketClassified, uow: UnitOfWork) -> None:
         if event.category == "billing":
-            attempts.append(envelope.id)
+            attempts.append(uow.event_id)
             raise RuntimeError("downstream says no")
-        await HANDLERS[TicketClassified](uow, envelope)
+        await HANDLERS[TicketClassified](event, uow)
 
     r = runner(routing_db, broker, producer, {TicketClassified: flaky})
 
@@ -170,11 +168,11 @@ async def test_a_database_outage_is_waited_out_not_dead_lettered(
     await send(producer, envelope)
     outage = {"left": 6}  # twice the attempts a bad event gets
 
-    async def database_down_for_a_while(uow: UnitOfWork, env: Envelope) -> None:
+    async def database_down_for_a_while(event: TicketClassified, uow: UnitOfWork) -> None:
         if outage["left"]:
             outage["left"] -= 1
             raise OperationalError("SELECT 1", {}, ConnectionRefusedError(111, "refused"))
-        await HANDLERS[TicketClassified](uow, env)
+        await HANDLERS[TicketClassified](event, uow)
 
     r = runner(routing_db, broker, producer, {TicketClassified: database_down_for_a_while})
     dead_lettered: list[BaseException] = []
@@ -199,10 +197,10 @@ async def test_dead_letters_can_be_replayed_once_the_cause_is_fixed(
     await send(producer, stuck)
     broken = True
 
-    async def sometimes(uow: UnitOfWork, envelope: Envelope) -> None:
+    async def sometimes(event: TicketClassified, uow: UnitOfWork) -> None:
         if broken:
             raise RuntimeError("billing system down")
-        await HANDLERS[TicketClassified](uow, envelope)
+        await HANDLERS[TicketClassified](event, uow)
 
     r = runner(routing_db, broker, producer, {TicketClassified: sometimes})
     published: list[object] = []
