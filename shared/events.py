@@ -78,9 +78,10 @@ TicketStatus = Literal[
     "pending",
     "reopened",
     "cancelled",
+    "archived",
 ]
 ClockName = Literal["acceptance", "first_reply", "resolution", "regulator"]
-TERMINAL_STATUSES: frozenset[TicketStatus] = frozenset({"closed", "cancelled"})
+TERMINAL_STATUSES: frozenset[TicketStatus] = frozenset({"closed", "cancelled", "archived"})
 """A complaint in one of these is over: nothing more happens to it."""
 
 
@@ -99,6 +100,9 @@ class TicketReceived(Event):
     store_id: str | None = None
     location: str | None = None
     source_org: str | None = Field(None, description="The partner that transferred it, if any")
+    email: str | None = Field(
+        None, description="The customer's e-mail, if given: the result goes there too"
+    )
     accepting_department: str
     over_level: bool = False
     received_at: datetime
@@ -133,6 +137,9 @@ class TicketStatusChanged(Event):
     reason: str | None = None
     changed_at: datetime
     satisfied: bool | None = Field(None, description="Set on feedback-driven changes")
+    resolution: str | None = Field(
+        None, description="On `resolved`: the result as the customer is told it"
+    )
 
 
 class TicketNoteAdded(Event):
@@ -362,3 +369,4 @@ class SurveyReplied(Event):
     satisfied: bool
     raw_reply: str
     replied_at: datetime
+    score: int | None = Field(None, description="1-5 as the reply reads (非常满意 5 ... 不满意 1)")

@@ -81,6 +81,8 @@ class TicketContact(Base):
     ticket_no: Mapped[str] = mapped_column(String(32), primary_key=True)
     msisdn: Mapped[str | None] = mapped_column(String(20))
     msisdn_masked: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(200))
+    """The customer's e-mail, if they gave one: the result goes there too."""
     channel: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str | None] = mapped_column(String(16))
     category: Mapped[str | None] = mapped_column(String(32))

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from services.notify.domain import result_for_sms
 from services.notify.sms.encoding import segments
 from services.notify.templates import MissingValue, Template, templates
 
@@ -20,7 +21,16 @@ VALUES: dict[str, dict[str, str]] = {
     },
     "ticket_accepted": {"ticket_no": "GD20261122000123"},
     "ticket_first_reply": {"ticket_no": "GD20261122000123"},
-    "ticket_resolved": {"ticket_no": "GD20261122000123"},
+    "ticket_resolved": {
+        "ticket_no": "GD20261122000123",
+        # the longest result the SMS quotes (NOTIFY_SMS_RESULT_MAX_CHARS, 60)
+        "result": result_for_sms("经核查，您所在小区的基站因光缆被挖断导致信号中断" * 3, 60),
+    },
+    "ticket_resolved_email": {
+        "ticket_no": "GD20261122000123",
+        "result": "经核查，您所在小区的基站因传输光缆被施工挖断导致信号中断，已于当日抢修完毕。",
+    },
+    "survey_unclear": {},
     "ticket_reopened": {"ticket_no": "GD20261122000123"},
     "refund_approved": {"ticket_no": "GD20261122000123", "amount_yuan": "150.50"},
     "refund_paid": {"ticket_no": "GD20261122000123", "amount_yuan": "150.50"},
@@ -79,7 +89,7 @@ def test_each_template_renders_in_chinese_with_nothing_left_over(name: str) -> N
         assert rendered.body.startswith("【中国移动】")
         assert len(segments(rendered.body, 1)) <= 3, "keep customer SMS within three segments"
     else:
-        assert rendered.subject and t.audience in ("staff", "partner")
+        assert rendered.subject and t.audience in ("staff", "partner", "customer")
 
 
 def test_the_registration_sms_has_a_form_without_the_promised_times() -> None:
