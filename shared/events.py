@@ -240,6 +240,20 @@ class SlaMet(Event):
     met_at: datetime
 
 
+class SlaDeadlineExtended(Event):
+    """A clock's limit was extended (延期, seed 003 §4.1): the customer is told the reason."""
+
+    topic: ClassVar[str] = SLA_TOPIC
+    clock: str
+    old_due_at: datetime
+    new_due_at: datetime
+    provisional: bool = False
+    working_days: int
+    reason: str
+    extended_by: str
+    extended_at: datetime
+
+
 # --- refund: complaints.refund.v1 -----------------------------------------------------
 class RefundRequested(Event):
     topic: ClassVar[str] = REFUND_TOPIC
