@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Annotated
 
@@ -14,7 +13,8 @@ from services.intake import access
 from services.intake.api import HANDLER_ROLES
 from services.intake.models import AccessAudit, Complaint
 from shared.auth import Principal, require_roles
-from shared.errors import PROBLEM_RESPONSES, field_error
+from shared.errors import PROBLEM_RESPONSES
+from shared.pagination import decode_int_cursor, encode_cursor
 from shared.phone import national
 from shared.service import Runtime, runtime
 
@@ -83,22 +83,12 @@ async def list_access_audit(
     if action is not None:
         query = query.where(AccessAudit.action == action)
     if cursor is not None:
-        query = query.where(AccessAudit.id < _uncursor(cursor))
+        query = query.where(AccessAudit.id < decode_int_cursor(cursor))
     async with rt.db.sessions() as session:
         rows = list((await session.scalars(query)).all())
     more = len(rows) > limit
     rows = rows[:limit]
     return AuditPage(
         items=[AuditRead.model_validate(r, from_attributes=True) for r in rows],
-        next_cursor=base64.urlsafe_b64encode(str(rows[-1].id).encode()).decode() if more else None,
+        next_cursor=encode_cursor(rows[-1].id) if more else None,
     )
-
-
-def _uncursor(value: str) -> int:
-    try:
-        n = int(base64.urlsafe_b64decode(value.encode()).decode())
-    except (ValueError, UnicodeDecodeError):
-        raise field_error("cursor", "malformed") from None
-    if not 0 < n < 2**63:
-        raise field_error("cursor", "out of range")
-    return n

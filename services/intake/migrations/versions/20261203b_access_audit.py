@@ -1,7 +1,7 @@
 """access audit: who saw a full number, searched by one or exported
 
-Revision ID: 0002_intake_access_audit
-Revises: 0001_intake
+Revision ID: 0003_intake_access_audit
+Revises: 0002_intake_parked_event
 Create Date: 2026-12-03 15:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import shared.db
 
-revision: str = "0002_intake_access_audit"
-down_revision: str | None = "0001_intake"
+revision: str = "0003_intake_access_audit"
+down_revision: str | None = "0002_intake_parked_event"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
