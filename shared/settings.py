@@ -42,6 +42,19 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str | None = Field(None, validation_alias=_alias("JWT_AUDIENCE"))
     jwt_issuer: str | None = Field(None, validation_alias=_alias("JWT_ISSUER"))
 
+    access_sub_units: dict[str, list[str]] = Field(
+        default_factory=dict, validation_alias=_alias("ACCESS_SUB_UNITS")
+    )
+    """Department -> its sub-units (JSON), for room/centre managers' scope (seed 003 §4.5)."""
+    access_partner_orgs: dict[str, list[str]] = Field(
+        default_factory=dict, validation_alias=_alias("ACCESS_PARTNER_ORGS")
+    )
+    """Partner id -> further `source.org` names it may transfer as (JSON); its id always."""
+    access_partner_sp_codes: dict[str, list[str]] = Field(
+        default_factory=dict, validation_alias=_alias("ACCESS_PARTNER_SP_CODES")
+    )
+    """Partner id -> the SP codes it speaks for (JSON): it reads the tickets that concern them."""
+
     database_url: str | None = None
     db_schema: str | None = None
     host: str = "127.0.0.1"
@@ -58,6 +71,11 @@ class ServiceSettings(BaseSettings):
     """Upper bound on a fetch's long poll: the end-to-end latency floor per hop."""
     consumer_max_attempts: int = 3
     consumer_retry_backoff_s: float = 0.2
+    consumer_parked_ttl_s: float = 86400.0
+    """How long a parked event (its parent has not arrived) waits before it is
+    dead-lettered with its reason. Platform policy, not from a seed: a day outlasts any
+    consumer outage we expect; the parent normally follows within seconds."""
+    consumer_parked_sweep_interval_s: float = 30.0
     scheduler_enabled: bool = True
     """Run this replica's timers (SLA warnings, escalations, ...); safe on every replica."""
     scheduler_interval_s: float = 1.0

@@ -11,10 +11,10 @@ from services.sla.calendar_store import CalendarCache
 from services.sla.consumer import make_handlers
 from services.sla.extensions import router as extension_router
 from services.sla.handlers import Sla
+from services.sla.metrics import set_sla_clocks
 from services.sla.models import Clock, platform
 from services.sla.settings import SlaSettings
 from shared.db import utcnow
-from shared.observability import set_sla_clocks
 from shared.policy_store import policy_router
 from shared.scheduler import every
 from shared.service import Runtime, create_service_app

@@ -36,11 +36,10 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
-from zoneinfo import ZoneInfo
 
 from services.sla.calendar import WorkingCalendar
+from shared.time import SHANGHAI
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = dt.timedelta(days=1)
 ZERO = dt.timedelta(0)
 

@@ -12,11 +12,12 @@ from services.sla import domain
 from services.sla.calendar import WorkingCalendar
 from services.sla.calendar_store import CalendarCache
 from services.sla.clock import SHANGHAI, Limit
-from services.sla.models import Clock, EarlyHandler, PolicyVersion
+from services.sla.models import Clock, PolicyVersion
 from services.sla.policy import CLOCK_ORDER, SlaPolicy, met_by
 from services.sla.settings import SlaSettings
 from shared.cloudevents import Envelope
 from shared.db import Database, UnitOfWork, utcnow
+from shared.errors import NotYet
 from shared.events import (
     SlaBreached,
     SlaClock,
@@ -70,7 +71,6 @@ class Sla:
             return  # a reclassification does not restart clocks
         calendar = await self.calendar(uow)
         now = utcnow()
-        early = await uow.session.get(EarlyHandler, event.ticket_no)
         policy = await self.policy(uow, event.received_at)
         limits = policy.limits(
             severity=event.severity,
@@ -85,15 +85,13 @@ class Sla:
             channel=event.channel,
             over_level=event.over_level,
             category=event.category,
-            handler_department=early.handler_department if early else None,
+            handler_department=None,
             limit_unit="hours",
             limit_amount=1,
             started_at=event.received_at,
         )
         clocks = self._start(template, limits, event.received_at, calendar, now)
         uow.session.add_all(clocks)
-        if early is not None:
-            await uow.session.delete(early)
         uow.publish(
             SlaClocksStarted(ticket_no=event.ticket_no, clocks=[published_clock(c) for c in clocks])
         )
@@ -116,7 +114,7 @@ class Sla:
                 channel=like.channel,
                 over_level=like.over_level,
                 category=like.category,
-                handler_department=like.handler_department,
+                handler_department=like.handler_department,  # a parked TicketAssigned follows
                 limit_unit=limit.unit,
                 limit_amount=limit.amount,
                 started_at=at,
@@ -141,12 +139,9 @@ class Sla:
         )
         if result.rowcount:  # type: ignore[attr-defined]
             return
-        # Read ahead of the ticket's classification (another topic): keep it for the clocks.
-        early = await uow.session.get(EarlyHandler, event.ticket_no)
-        if early is None:
-            uow.session.add(EarlyHandler(ticket_no=event.ticket_no, handler_department=department))
-        else:
-            early.handler_department = department
+        # Read ahead of the ticket's classification (another topic): applied once the
+        # clocks start (the platform parks it and replays it after TicketClassified).
+        raise NotYet(event.ticket_no, "TicketAssigned before the clocks started")
 
     async def ticket_status_changed(self, uow: UnitOfWork, envelope: Envelope) -> None:
         """pending pauses every running clock; leaving pending resumes them; replies and

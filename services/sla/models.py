@@ -94,19 +94,6 @@ class Clock(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class EarlyHandler(Base):
-    """The handler department of a ticket whose clocks do not exist yet.
-
-    TicketAssigned comes from routing's topic, which is not ordered with the ticket topic
-    that starts the clocks: after a restart or a rebalance it can be read first. It is kept
-    here and given to the clocks when they start."""
-
-    __tablename__ = "early_handler"
-    ticket_no: Mapped[str] = mapped_column(String(32), primary_key=True)
-    handler_department: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
 class PolicyVersion(Base, PolicyVersionMixin):
     """The SLA policy as ops changed it at run time (see shared.policy_store)."""
 

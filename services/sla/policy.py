@@ -19,23 +19,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.sla.clock import Limit, LimitUnit
+from shared.events import ClockName
 
 Severity = Literal["normal", "urgent", "major"]
-ClockName = Literal[
-    "acceptance",
-    "first_reply",
-    "resolution",
-    "regulator",
-    "initial_investigation",
-    "confirmation",
-    "detailed_investigation",
-    "closed_loop",
-    "result_feedback",
-    "archive",
-    "sp_acknowledge",
-    "sp_answer",
-    "agent_promise",
-]
 CLOCK_ORDER: tuple[str, ...] = ClockName.__args__  # type: ignore[attr-defined]
 
 # When each clock starts (receipt, or the ticket reaching a status) and which ticket

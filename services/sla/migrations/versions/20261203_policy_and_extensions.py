@@ -1,7 +1,7 @@
 """policy_version and clock_extension: run-time SLA policy (audited) and extensions (延期)
 
-Revision ID: 0003_sla_policy
-Revises: 0002_sla_early_handler
+Revision ID: 0004_sla_policy
+Revises: 0003_sla_parked_event
 Create Date: 2026-12-03
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import shared.db
 
-revision: str = "0003_sla_policy"
-down_revision: str | None = "0002_sla_early_handler"
+revision: str = "0004_sla_policy"
+down_revision: str | None = "0003_sla_parked_event"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
