@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from services.notify import domain
 from services.notify.models import EarlyCustomerMessage, Notification, TicketContact
-from services.notify.recording import contact, record
+from services.notify.recording import contact, record, record_without_customer
 from services.notify.settings import NotifySettings
 from services.notify.templates import template
 from shared.cloudevents import Envelope
@@ -66,6 +66,13 @@ class Notify:
         row = await contact(uow, event.ticket_no)
         row.msisdn, row.msisdn_masked = event.msisdn, event.msisdn_masked
         row.channel, row.status = event.channel, row.status or "received"
+        if event.msisdn is None:
+            row.no_customer_reason = event.no_customer_reason or "not given"
+            await record_without_customer(
+                uow, envelope.id, "ticket_registered", event.ticket_no, row.no_customer_reason, {}
+            )
+            await self._release_early(uow, event.ticket_no, row)
+            return
         times = self._times(row.clocks)
         wait = timedelta(seconds=self.settings.registration_wait_for_clocks_s)
         await record(
@@ -78,9 +85,12 @@ class Notify:
             alternate=times is None,
             send_after=utcnow() + (wait if times is None else timedelta(0)),
         )
+        await self._release_early(uow, event.ticket_no, row)
+
+    async def _release_early(self, uow: UnitOfWork, ticket_no: str, row: TicketContact) -> None:
         early = await uow.session.scalars(
             select(EarlyCustomerMessage)
-            .where(EarlyCustomerMessage.ticket_no == event.ticket_no)
+            .where(EarlyCustomerMessage.ticket_no == ticket_no)
             .order_by(EarlyCustomerMessage.at)
         )
         for message in early.all():
@@ -149,6 +159,11 @@ class Notify:
         name: str,
         values: dict[str, str],
     ) -> None:
+        if row.no_customer_reason is not None:
+            await record_without_customer(
+                uow, source_event_id, name, row.ticket_no, row.no_customer_reason, values
+            )
+            return
         if row.msisdn is None:
             # Read ahead of the ticket's TicketReceived (another topic): send it when the
             # customer's number arrives.
