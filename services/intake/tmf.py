@@ -22,10 +22,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 
-from services.intake import domain, handlers, tmf_query
+from services.intake import access, domain, handlers, tmf_query
 from services.intake import tmf_mapping as mapping
 from services.intake.lifecycle import Command
 from services.intake.models import Complaint
@@ -48,13 +48,14 @@ from shared.service import Runtime, runtime
 TMF_ROLES = ("partner", "agent", "frontline", "ops")
 router = APIRouter(prefix=BASE, tags=["TMF621 trouble ticket"], responses=TMF_ERROR_RESPONSES)
 Caller = Annotated[Principal, Depends(require_roles(*TMF_ROLES))]
+Readable = Annotated[Principal, Depends(access.ticket_access("read", TMF_ROLES, "id"))]
 Rt = Annotated[Runtime, Depends(runtime)]
 NO_CUSTOMER = "TMF621 ticket without a customer party"
 
 
 def scope(principal: Principal, rt: Runtime) -> ColumnElement[bool]:
-    """What `principal` may read (the access policy's WHERE clause plugs in here)."""
-    return true()
+    """What `principal` may read: the access policy's WHERE clause (services/intake/access)."""
+    return access.list_filter(principal, rt.settings)
 
 
 def select_fields(body: dict[str, Any], fields: str | None, *, keep_id: bool) -> dict[str, Any]:
@@ -106,7 +107,8 @@ def _references(body: TroubleTicketCreate | TroubleTicketPatch) -> dict[str, Any
 
 
 def _partner(principal: Principal) -> str | None:
-    return principal.sub if "partner" in principal.roles else None
+    """A partner's tickets carry its identity as source org, so it can read them back."""
+    return access.partner_id(principal) if "partner" in principal.roles else None
 
 
 @router.post(
@@ -225,7 +227,7 @@ async def _timelines(session: Any, ids: list[int]) -> dict[int, list[Any]]:
 @router.get("/{id}", summary="One trouble ticket")
 async def get_trouble_ticket(
     id: str,
-    principal: Caller,
+    principal: Readable,
     rt: Rt,
     fields: Annotated[str | None, Query(max_length=500)] = None,
 ) -> dict[str, Any]:
@@ -297,12 +299,16 @@ async def _apply(
 @router.patch("/{id}", summary="Update a trouble ticket (JSON merge patch)")
 async def patch_trouble_ticket(
     id: str,
-    principal: Caller,
+    principal: Readable,
     rt: Rt,
     patch: Annotated[TroubleTicketPatch, Body(media_type="application/merge-patch+json")],
 ) -> dict[str, Any]:
     async with rt.db.uow() as uow:
         complaint = await handlers.load(uow, id)
+        if patch.model_dump(exclude_unset=True).keys() - {"note"}:
+            # lifecycle, classification and references are the handling department's;
+            # partners add notes
+            access.check(complaint, id, principal, rt, "act")
         if complaint.status in ("closed", "cancelled"):
             shown = mapping.STATUS_TO_TMF[complaint.status]
             raise Problem(422, "Ticket is closed", f"{id} is {shown}; it cannot change")

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.intake import domain, handlers
+from services.intake import access, handlers
 from services.intake import tmf_mapping as mapping
 from services.intake.models import Complaint, TimelineEntry
 from services.intake.tmf_schemas import (
@@ -43,7 +43,7 @@ async def load_with_timeline(
 def _customer(c: Complaint, principal: Principal) -> list[RelatedParty]:
     if c.msisdn is None:
         return []
-    full = principal.has_any(*domain.ROLES_SEEING_FULL_MSISDN)
+    full = principal.has_any(*access.RULES.full_msisdn_roles)
     return [
         RelatedParty(
             id=c.msisdn if full else (mask_msisdn(c.msisdn) or ""),

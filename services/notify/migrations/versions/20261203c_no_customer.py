@@ -1,7 +1,7 @@
 """ticket_contact.no_customer_reason: tickets without a customer get no customer message
 
-Revision ID: 0004_notify_no_customer
-Revises: 0003_notify_parked_event
+Revision ID: 0005_notify_no_customer
+Revises: 0004_notify_early_parked
 Create Date: 2026-12-03
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_notify_no_customer"
-down_revision: str | None = "0003_notify_parked_event"
+revision: str = "0005_notify_no_customer"
+down_revision: str | None = "0004_notify_early_parked"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,8 +1,8 @@
 """tickets without a customer (msisdn nullable) and the TMF621 caller's own severity, type
 and name as columns, so the TMF facade filters them in SQL
 
-Revision ID: 0003_intake_tmf_customerless
-Revises: 0002_intake_parked_event
+Revision ID: 0004_intake_tmf_customerless
+Revises: 0003_intake_access_audit
 Create Date: 2026-12-03
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_intake_tmf_customerless"
-down_revision: str | None = "0002_intake_parked_event"
+revision: str = "0004_intake_tmf_customerless"
+down_revision: str | None = "0003_intake_access_audit"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
