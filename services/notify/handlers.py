@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -26,6 +27,7 @@ from shared.events import (
     RefundApproved,
     RefundPaid,
     SlaClocksStarted,
+    SlaDeadlineExtended,
     SurgeResolved,
     TicketAssigned,
     TicketClassified,
@@ -43,20 +45,29 @@ STATUS_TEMPLATES = {
 PROMISED = ("acceptance", "first_reply", "resolution")
 
 
+def _caveat(provisional: bool) -> str:
+    return f"（{domain.PROVISIONAL_CAVEAT}）" if provisional else ""
+
+
 class Notify:
     """The customer-facing handlers."""
 
     def __init__(self, settings: NotifySettings) -> None:
         self.settings = settings
+        self.policy = settings.notification_policy()
 
-    def _times(self, clocks: dict[str, str] | None) -> dict[str, str] | None:
+    def _times(self, clocks: dict[str, Any] | None) -> dict[str, str] | None:
+        """The promised times as the customer reads them, with the caveat when one lies on a
+        calendar not yet published; None until the clocks are known."""
         if not clocks or not all(name in clocks for name in PROMISED):
             return None
-        tz = self.settings.timezone
-        return {
-            f"{name}_due": domain.local_time_text(datetime.fromisoformat(clocks[name]), tz)
+        tz, now = self.settings.timezone, utcnow()
+        times = {
+            f"{name}_due": domain.deadline_text(datetime.fromisoformat(clocks[name]), now, tz)
             for name in PROMISED
         }
+        provisional = set(clocks.get("_provisional") or ()) & set(PROMISED)
+        return {**times, "caveat": _caveat(bool(provisional))}
 
     # --- the customer's complaint ------------------------------------------------------------
     async def ticket_received(self, uow: UnitOfWork, envelope: Envelope) -> None:
@@ -90,7 +101,10 @@ class Notify:
         event = envelope.event
         assert isinstance(event, SlaClocksStarted)
         row = await contact(uow, event.ticket_no)
-        row.clocks = {c.name: c.due_at.isoformat() for c in event.clocks}
+        row.clocks = {
+            **{c.name: c.due_at.isoformat() for c in event.clocks},
+            "_provisional": [c.name for c in event.clocks if c.provisional],
+        }
         times = self._times(row.clocks)
         if times is None:
             return
@@ -114,6 +128,30 @@ class Notify:
         assert isinstance(event, TicketClassified)
         row = await contact(uow, event.ticket_no)
         row.category, row.severity = event.category, event.severity
+        if self.policy.may_wake("ticket_registered", event.severity):
+            # An urgent complaint's registration SMS goes out even in quiet hours.
+            await uow.session.execute(
+                update(Notification)
+                .where(
+                    Notification.ticket_no == event.ticket_no,
+                    Notification.template == "ticket_registered",
+                    Notification.status == "pending",
+                )
+                .values(urgent=True)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def sla_deadline_extended(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        """Seed 003 §4.1: the customer is told why the handling takes longer, once."""
+        event = envelope.event
+        assert isinstance(event, SlaDeadlineExtended)
+        row = await contact(uow, event.ticket_no)
+        values = {
+            "reason": event.reason.rstrip("。."),
+            "new_due": domain.deadline_text(event.new_due_at, utcnow(), self.settings.timezone),
+            "caveat": _caveat(event.provisional),
+        }
+        await self._to_customer(uow, envelope.id, row, "sla_extended", values)
 
     async def ticket_assigned(self, uow: UnitOfWork, envelope: Envelope) -> None:
         event = envelope.event
