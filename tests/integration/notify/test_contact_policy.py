@@ -44,7 +44,8 @@ async def test_quiet_hours_hold_customer_sms_until_the_window_opens(
     quiet = {"quiet_hours_start": time(22), "quiet_hours_end": time(8)}
     async with notify_app(scheduler_enabled=False, app_kw={"clock": clock}, **quiet) as notify:
         await notify.apply(ev.received("QH-1"), ev.status("QH-1", "accepted"))
-        await notify.apply(ev.received("QH-2", msisdn="13900139000"), ev.classified("QH-2", "urgent"))
+        urgent = ev.classified("QH-2", "urgent")
+        await notify.apply(ev.received("QH-2", msisdn="13900139000"), urgent)
         await notify.tick()
         items = await notify.notifications("QH-1")
         # A letter or web complaint does not wake the customer at 23:00: all waits for 08:00.

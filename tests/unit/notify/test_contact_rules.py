@@ -94,6 +94,9 @@ def test_amounts_read_in_yuan_and_times_in_shanghai() -> None:
     assert domain.clock_name("something_new") == "处理时限"
 
 
+DEC_20 = datetime(2026, 12, 20, tzinfo=UTC)
+
+
 @pytest.mark.parametrize(
     ("due", "now", "text"),
     [
@@ -106,8 +109,8 @@ def test_amounts_read_in_yuan_and_times_in_shanghai() -> None:
             "12月2日10时30分",
         ),
         # across New Year the year is said; 31 Dec 24:00 stays in the old year
-        (datetime(2027, 1, 4, 16, tzinfo=UTC), datetime(2026, 12, 20, tzinfo=UTC), "2027年1月4日24时"),
-        (datetime(2026, 12, 31, 16, tzinfo=UTC), datetime(2026, 12, 20, tzinfo=UTC), "12月31日24时"),
+        (datetime(2027, 1, 4, 16, tzinfo=UTC), DEC_20, "2027年1月4日24时"),
+        (datetime(2026, 12, 31, 16, tzinfo=UTC), DEC_20, "12月31日24时"),
     ],
 )
 def test_deadlines_read_as_a_chinese_customer_expects(
