@@ -106,8 +106,15 @@ class TicketReceived(Event):
 
     topic: ClassVar[str] = TICKET_TOPIC
     channel: str
-    msisdn: str = Field(description="E.164; only consumers that contact the customer use it")
-    msisdn_masked: str
+    msisdn: str | None = Field(
+        None,
+        description="E.164; only consumers that contact the customer use it. None for a "
+        "ticket without a customer (TMF621 or partner callers only): nobody is messaged",
+    )
+    msisdn_masked: str | None = None
+    no_customer_reason: str | None = Field(
+        None, description="Why the ticket has no customer number (set when msisdn is None)"
+    )
     user_type: str | None = None
     description: str
     category_hint: str | None = None

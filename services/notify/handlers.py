@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 
 from services.notify import domain
 from services.notify.models import Notification, TicketContact
-from services.notify.recording import contact, record
+from services.notify.recording import contact, record, record_without_customer
 from services.notify.settings import NotifySettings
 from services.notify.templates import template
 from shared.cloudevents import Envelope
@@ -79,6 +79,12 @@ class Notify:
         row.msisdn, row.msisdn_masked = event.msisdn, event.msisdn_masked
         row.email = event.email
         row.channel, row.status = event.channel, row.status or "received"
+        if event.msisdn is None:
+            row.no_customer_reason = event.no_customer_reason or "not given"
+            await record_without_customer(
+                uow, envelope.id, "ticket_registered", event.ticket_no, row.no_customer_reason, {}
+            )
+            return
         times = self._times(row.clocks)
         wait = timedelta(seconds=self.settings.registration_wait_for_clocks_s)
         await record(
@@ -196,6 +202,11 @@ class Notify:
         name: str,
         values: dict[str, str],
     ) -> None:
+        if row.no_customer_reason is not None:
+            await record_without_customer(
+                uow, source_event_id, name, row.ticket_no, row.no_customer_reason, values
+            )
+            return
         if row.msisdn is None:
             # Read ahead of the ticket's TicketReceived (another topic): the platform parks
             # the event and replays it when the customer's number arrives.
@@ -248,6 +259,10 @@ class Notify:
         for row in first_per_customer.values():
             await self._to_customer(uow, envelope.id, row, "surge_resolved", values)
         for ticket_no in sorted(set(tickets) - {row.ticket_no for row in rows}):
+            known = await uow.session.get(TicketContact, ticket_no)
+            if known is not None and known.no_customer_reason is not None:
+                await self._to_customer(uow, envelope.id, known, "surge_resolved", values)
+                continue
             # Its TicketReceived has not arrived: this event is replayed when it does (the
             # customers told now are not told again: one message per source and number).
             uow.defer(ticket_no, "surge_resolved before TicketReceived: no customer number yet")

@@ -142,6 +142,34 @@ async def test_messages_read_before_the_customers_number_are_sent_when_it_arrive
         assert len(await notify.notifications("TS-8")) == 3
 
 
+async def test_a_ticket_without_a_customer_messages_nobody_and_says_why(
+    notify_app: NotifyFactory, smsc: SmppSink
+) -> None:
+    """A TMF621 fault report about a cell has no customer: every customer message it would
+    have had is recorded as suppressed with the reason, including one read before the ticket,
+    and nothing reaches the SMSC."""
+    async with notify_app() as notify:
+        early = ev.refund_approved("TS-20", 1500)
+        customerless = ev.received(
+            "TS-20", msisdn_masked=None, no_customer_reason="TMF621 ticket without a customer"
+        )
+        customerless = ev.env(customerless.event.model_copy(update={"msisdn": None}))
+        await notify.apply(early, customerless, ev.clocks("TS-20"))
+        await notify.apply(ev.status("TS-20", "accepted", "received"), customerless)
+        await notify.apply(ev.received("TS-21"), ev.clocks("TS-21"))
+        await _delivered(notify, "TS-21", "ticket_registered")
+        mine = await notify.notifications("TS-20")
+        assert sorted((n["template"], n["status"]) for n in mine) == [
+            ("refund_approved", "suppressed"),
+            ("ticket_accepted", "suppressed"),
+            ("ticket_registered", "suppressed"),
+        ]
+        assert all(n["last_error"].startswith("no customer number: TMF621") for n in mine)
+        assert all(n["recipient"] == "" and n["sent_at"] is None for n in mine)
+        assert all("TS-20" not in text for _, text in smsc.messages)
+        assert any("TS-21" in text for _, text in smsc.messages)
+
+
 async def test_an_extension_tells_the_customer_the_reason_and_new_deadline_once(
     notify_app: NotifyFactory, smsc: SmppSink
 ) -> None:

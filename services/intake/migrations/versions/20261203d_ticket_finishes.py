@@ -1,7 +1,7 @@
 """ticket finishes: resolved/closed/archive-due/archived/anonymised instants on complaint
 
-Revision ID: 0004_intake_ticket_finishes
-Revises: 0003_intake_access_audit
+Revision ID: 0005_intake_ticket_finishes
+Revises: 0004_intake_tmf_customerless
 Create Date: 2026-12-03
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from shared.db import UTCDateTime
 
-revision: str = "0004_intake_ticket_finishes"
-down_revision: str | None = "0003_intake_access_audit"
+revision: str = "0005_intake_ticket_finishes"
+down_revision: str | None = "0004_intake_tmf_customerless"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
