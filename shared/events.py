@@ -376,12 +376,23 @@ class SpDisputeOpened(Event):
     proof_due_at: datetime
 
 
+class SpChargeHeld(Event):
+    """For billing: do not collect this unpaid, disputed SP charge until the dispute closes
+    (seed 002: 代收费用需待争议解决后方可向用户收取). Proven → collect; else never."""
+
+    topic: ClassVar[str] = REFUND_TOPIC
+    dispute_id: str
+    sp_code: str
+    amount_fen: int
+    held_at: datetime
+
+
 class SpDisputeClosed(Event):
     """The SP proved the subscription, or the window passed and a provisional refund was made."""
 
     topic: ClassVar[str] = REFUND_TOPIC
     dispute_id: str
-    outcome: Literal["proven", "provisional_refund"]
+    outcome: Literal["proven", "provisional_refund", "not_collected"]
     refund_id: str | None = None
     closed_at: datetime
 
