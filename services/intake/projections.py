@@ -163,7 +163,12 @@ async def on_survey_replied(event: SurveyReplied, uow: UnitOfWork) -> None:
             command="feedback",
             actor="customer:sms",
             satisfied=event.satisfied,
-            detail={"satisfied": event.satisfied, "via": "sms", "reply": event.raw_reply},
+            detail={
+                "satisfied": event.satisfied,
+                "score": event.score,
+                "via": "sms",
+                "reply": event.raw_reply,
+            },
         ),
         uow=uow,
     )

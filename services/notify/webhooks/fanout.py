@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from services.notify.models import TicketContact, WebhookDelivery, WebhookSubscription
-from services.notify.webhooks import catalogue
+from services.notify.webhooks import catalogue, hub_query
 from shared.cloudevents import Envelope
 from shared.db import UnitOfWork, utcnow
 
@@ -61,8 +61,9 @@ async def fan_out(uow: UnitOfWork, envelope: Envelope) -> int:
         if tmf is None:
             row = await uow.session.get(TicketContact, ticket_no)
             tmf = catalogue.tmf_events(envelope, row)
+        query = hub_query.parse(sub.query)  # checked when the listener registered
         for tmf_type, body in tmf:
-            if tmf_type in sub.events:
+            if tmf_type in sub.events and query.admits(tmf_type, body):
                 event_id = f"{envelope.id}:{tmf_type}"
                 uow.session.add(_delivery(sub, event_id, tmf_type, ticket_no, body))
                 queued += 1
