@@ -67,6 +67,7 @@ class Notify:
         row = await contact(uow, event.ticket_no)
         row.msisdn, row.msisdn_masked = event.msisdn, event.msisdn_masked
         row.channel, row.status = event.channel, row.status or "received"
+        row.source_org = event.source_org
         times = self._times(row.clocks)
         wait = timedelta(seconds=self.settings.registration_wait_for_clocks_s)
         await record(

@@ -109,6 +109,11 @@ class NotifySettings(ServiceSettings):
     webhook_allow_private_targets: bool | None = None
     """Allow loopback/private target addresses (default: everywhere but production)."""
     webhook_timeout_s: float = 10.0
+    webhook_total_timeout_s: float = 15.0
+    """The whole attempt (connect, send, read) ends by then: a trickling endpoint cannot hold a
+    sender slot longer (httpx's timeout is per read, not total)."""
+    webhook_response_max_bytes: int = 4096
+    """How much of a partner's response body is read (an excerpt is kept, the rest dropped)."""
     webhook_concurrency: int = 32
     webhook_batch: int = 200
     webhook_disable_after_failing_s: int = 5 * 24 * 3600
