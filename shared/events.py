@@ -79,7 +79,22 @@ TicketStatus = Literal[
     "reopened",
     "cancelled",
 ]
-ClockName = Literal["acceptance", "first_reply", "resolution", "regulator"]
+ClockName = Literal[
+    "acceptance",
+    "first_reply",
+    "resolution",
+    "regulator",
+    "initial_investigation",
+    "confirmation",
+    "detailed_investigation",
+    "closed_loop",
+    "result_feedback",
+    "archive",
+    "sp_acknowledge",
+    "sp_answer",
+    "agent_promise",
+]
+"""Every clock the SLA policy knows (services/sla/policy.py; most are off by default)."""
 TERMINAL_STATUSES: frozenset[TicketStatus] = frozenset({"closed", "cancelled"})
 """A complaint in one of these is over: nothing more happens to it."""
 
@@ -90,8 +105,15 @@ class TicketReceived(Event):
 
     topic: ClassVar[str] = TICKET_TOPIC
     channel: str
-    msisdn: str = Field(description="E.164; only consumers that contact the customer use it")
-    msisdn_masked: str
+    msisdn: str | None = Field(
+        None,
+        description="E.164; only consumers that contact the customer use it. None for a "
+        "ticket without a customer (TMF621 or partner callers only): nobody is messaged",
+    )
+    msisdn_masked: str | None = None
+    no_customer_reason: str | None = Field(
+        None, description="Why the ticket has no customer number (set when msisdn is None)"
+    )
     user_type: str | None = None
     description: str
     category_hint: str | None = None
@@ -270,6 +292,20 @@ class SlaMet(Event):
     clock: str
     due_at: datetime
     met_at: datetime
+
+
+class SlaDeadlineExtended(Event):
+    """A clock's limit was extended (延期, seed 003 §4.1): the customer is told the reason."""
+
+    topic: ClassVar[str] = SLA_TOPIC
+    clock: str
+    old_due_at: datetime
+    new_due_at: datetime
+    provisional: bool = False
+    working_days: int
+    reason: str
+    extended_by: str
+    extended_at: datetime
 
 
 # --- refund: complaints.refund.v1 -----------------------------------------------------

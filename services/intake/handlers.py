@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from services.intake import classifier, domain
 from services.intake.lifecycle import Command, IllegalTransition, Status, next_status
 from services.intake.models import Complaint, SurgeSeen, TimelineEntry
-from services.intake.schemas import ComplaintCreate
+from services.intake.schemas import NewComplaint
 from shared.auth import Principal
 from shared.cloudevents import Envelope
 from shared.db import UnitOfWork, utcnow
@@ -46,11 +46,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RegisterComplaint:
-    data: ComplaintCreate
+    data: NewComplaint
     principal: Principal
     accepting_department: str
     over_level: bool = False
     """Set for partner transfers (12300, consumer associations, ...) whatever the channel."""
+    source_org: str | None = None
+    """The partner filing it when `data.source` is not given (TMF621 callers)."""
+    source_external_id: str | None = None
 
 
 async def find_by_source(uow: UnitOfWork, org: str, external_id: str) -> Complaint | None:
@@ -76,7 +79,9 @@ async def register_complaint(cmd: RegisterComplaint, *, uow: UnitOfWork) -> Comp
             joint_complainants=data.joint_complainants,
         ),
     )
-    over_level = cmd.over_level or data.source is not None or domain.is_over_level(data.channel)
+    source_org = data.source.org if data.source else cmd.source_org
+    external_id = data.source.external_id if data.source else cmd.source_external_id
+    over_level = cmd.over_level or external_id is not None or domain.is_over_level(data.channel)
     details = data.model_dump(
         mode="json",
         exclude={
@@ -91,6 +96,10 @@ async def register_complaint(cmd: RegisterComplaint, *, uow: UnitOfWork) -> Comp
         },
         exclude_defaults=True,
     )
+    if data.msisdn is None:
+        details["no_customer_reason"] = details.get("no_customer_reason") or (
+            f"no customer number given ({data.channel} via {cmd.principal.sub})"
+        )
     hints = classifier.detect_major_hints(data.description)
     if hints.reasons:
         details["text_hints"] = list(hints.reasons)  # for the agent; the flags decide `major`
@@ -113,8 +122,8 @@ async def register_complaint(cmd: RegisterComplaint, *, uow: UnitOfWork) -> Comp
         accepted_by=cmd.principal.sub,
         desk_id=data.desk_id,
         store_id=data.store_id,
-        source_org=data.source.org if data.source else None,
-        source_external_id=data.source.external_id if data.source else None,
+        source_org=source_org,
+        source_external_id=external_id,
         details=details,
         sla=[],
         refunds={},
@@ -145,12 +154,13 @@ async def register_complaint(cmd: RegisterComplaint, *, uow: UnitOfWork) -> Comp
         TicketReceived(
             **common,
             msisdn=data.msisdn,
-            msisdn_masked=mask_msisdn(data.msisdn) or "",
+            msisdn_masked=mask_msisdn(data.msisdn) if data.msisdn else None,
+            no_customer_reason=details.get("no_customer_reason"),
             user_type=data.user_type,
             description=data.description,
             category_hint=data.category,
             location=data.location,
-            source_org=data.source.org if data.source else None,
+            source_org=source_org,
         )
     )
     uow.publish(

@@ -26,13 +26,16 @@ class Complaint(Base):
         Index("ix_complaint_status_received", "status", "received_at"),
         Index("ix_complaint_msisdn", "msisdn"),
         Index("ix_complaint_handler_received", "handler_department", "received_at"),
+        Index("ix_complaint_tmf_ticket_type", "tmf_ticket_type"),
         UniqueConstraint("source_org", "source_external_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ticket_no: Mapped[str] = mapped_column(String(32), unique=True)
     channel: Mapped[str] = mapped_column(String(32))
-    msisdn: Mapped[str] = mapped_column(String(20))
+    msisdn: Mapped[str | None] = mapped_column(String(20))
+    """None for a ticket without a customer (TMF621/partner callers only; the reason is in
+    details["no_customer_reason"])."""
     description: Mapped[str] = mapped_column(Text)
     category_hint: Mapped[str | None] = mapped_column(String(32))
     category: Mapped[str] = mapped_column(String(32))
@@ -53,6 +56,12 @@ class Complaint(Base):
     store_id: Mapped[str | None] = mapped_column(String(64))
     source_org: Mapped[str | None] = mapped_column(String(100))
     source_external_id: Mapped[str | None] = mapped_column(String(100))
+    reported_severity: Mapped[str | None] = mapped_column(String(16))
+    """The severity a TMF621 caller stated (its vocabulary, see tmf_mapping); our rules judge
+    `severity` themselves."""
+    tmf_ticket_type: Mapped[str | None] = mapped_column(String(64))
+    """The ticketType a TMF621 caller stated, verbatim (any string; `category` is ours)."""
+    tmf_name: Mapped[str | None] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     """The rest of what was recorded at intake (contact, location, handset, ...)."""
     handler_department: Mapped[str | None] = mapped_column(String(64))

@@ -10,11 +10,22 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 CLOCK_NAMES = {
-    "acceptance": "受理",
-    "first_reply": "首次答复",
-    "resolution": "办结",
-    "regulator": "监管答复",
+    "acceptance": "受理时限",
+    "first_reply": "首次答复时限",
+    "resolution": "办结时限",
+    "regulator": "申诉答复时限",
+    "initial_investigation": "初步调查时限",
+    "confirmation": "确认时限",
+    "detailed_investigation": "详细调查时限",
+    "closed_loop": "闭环时限",
+    "result_feedback": "结果反馈时限",
+    "archive": "归档时限",
+    "sp_acknowledge": "SP投诉受理时限",
+    "sp_answer": "SP投诉答复时限",
+    "agent_promise": "承诺答复时限",
 }
+PROVISIONAL_CAVEAT = "如遇节假日安排调整，以实际为准"
+"""Said with a deadline on a calendar not yet published (next year's holidays)."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,21 @@ def local_time_text(at: datetime, timezone: str = "Asia/Shanghai") -> str:
     return f"{local.month}月{local.day}日 {local:%H:%M}"
 
 
+def deadline_text(at: datetime, now: datetime, timezone: str = "Asia/Shanghai") -> str:
+    """A deadline as a customer reads it: 00:00 is the previous day's 24时 ("12月11日24时"),
+    other times "12月11日10时" or "12月11日10时30分"; the year only when it is not this
+    year's ("2027年1月5日24时")."""
+    tz = ZoneInfo(timezone)
+    local = at.astimezone(tz)
+    if (local.hour, local.minute) == (0, 0):
+        day, clock = (local - timedelta(days=1)).date(), "24时"
+    else:
+        day = local.date()
+        clock = f"{local.hour}时" + (f"{local.minute}分" if local.minute else "")
+    year = f"{day.year}年" if day.year != now.astimezone(tz).year else ""
+    return f"{year}{day.month}月{day.day}日{clock}"
+
+
 def yuan(fen: int) -> str:
     """15050 -> '150.50'."""
     whole, part = divmod(abs(fen), 100)
@@ -113,7 +139,8 @@ def yuan(fen: int) -> str:
 
 
 def clock_name(name: str) -> str:
-    return CLOCK_NAMES.get(name, name)
+    """The clock's Chinese name (受理时限 ...); an unknown clock reads as 处理时限, never a code."""
+    return CLOCK_NAMES.get(name, "处理时限")
 
 
 def retry_delay_s(attempts: int, base_s: float) -> float:

@@ -81,6 +81,9 @@ class TicketContact(Base):
     ticket_no: Mapped[str] = mapped_column(String(32), primary_key=True)
     msisdn: Mapped[str | None] = mapped_column(String(20))
     msisdn_masked: Mapped[str | None] = mapped_column(String(20))
+    no_customer_reason: Mapped[str | None] = mapped_column(String(200))
+    """Set when TicketReceived said the ticket has no customer: customer messages are
+    recorded as suppressed with this reason, never sent."""
     channel: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str | None] = mapped_column(String(16))
     category: Mapped[str | None] = mapped_column(String(32))

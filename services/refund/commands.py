@@ -62,3 +62,5 @@ class RecordSpProof:
     proof_ref: str
     note: str | None
     actor: Actor
+    sp_codes: frozenset[str] = frozenset()
+    """The SP codes the caller speaks for (a partner's, from ACCESS_PARTNER_SP_CODES)."""

@@ -89,7 +89,12 @@ async def get_dispute(dispute_id: str, _: DisputeReader, rt: Rt) -> SpDisputeRea
 async def record_proof(
     dispute_id: str, body: SpProofBody, principal: SpProver, rt: Rt
 ) -> SpDisputeRead:
-    cmd = RecordSpProof(dispute_id, body.proof_ref, body.note, actor(principal))
+    codes = (
+        frozenset(rt.settings.access_partner_sp_codes.get(principal.sub, ()))
+        if principal.has_any("partner")
+        else frozenset()
+    )
+    cmd = RecordSpProof(dispute_id, body.proof_ref, body.note, actor(principal), codes)
 
     async def work(uow: UnitOfWork) -> SpDispute:
         return await disputes.record_sp_proof(uow, cmd, utcnow())

@@ -81,8 +81,17 @@ def _close(dispute_id: str, status: DisputeStatus, now: datetime, **values: obje
 
 
 async def record_sp_proof(uow: UnitOfWork, cmd: RecordSpProof, now: datetime) -> SpDispute:
-    """The SP proved the charge in time: the dispute closes and nothing is refunded."""
+    """The SP proved the charge in time: the dispute closes and nothing is refunded. Only
+    the partner that speaks for the dispute's SP code may prove it (no other partner, no
+    member of staff): a proof cancels the customer's provisional refund."""
     dispute = await load_dispute(uow, cmd.dispute_id)
+    if dispute.sp_code not in cmd.sp_codes:
+        raise Problem(
+            403,
+            "Forbidden",
+            "only the partner of the SP this dispute names may prove the charge",
+            rule="sp_proof_by_own_sp",
+        )
     try:
         domain.check_proof_in_time(dispute.status, dispute.proof_due_at, now)
         values = {"proof_ref": cmd.proof_ref, "proof_note": cmd.note, "closed_by": cmd.actor.id}

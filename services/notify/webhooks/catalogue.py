@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from services.notify.models import TicketContact
+from services.notify.webhooks.hub_query import TMF_EVENT_TYPES
 from shared.cloudevents import Envelope
 from shared.events import (
     Event,
@@ -34,12 +35,7 @@ PARTNER_EVENTS: dict[type[Event], str] = {
     SurgeResolved: "surge.resolved",
 }
 EVENT_TYPES = tuple(sorted(PARTNER_EVENTS.values()))
-TMF_EVENT_TYPES = (
-    "TroubleTicketCreateEvent",
-    "TroubleTicketStatusChangeEvent",
-    "TroubleTicketAttributeValueChangeEvent",
-    "TroubleTicketResolvedEvent",
-)
+__all__ = ["EVENT_TYPES", "TMF_EVENT_TYPES", "mask", "standard_payload", "tmf_events"]
 TMF_BASE = "/tmf-api/troubleTicket/v4/troubleTicket"
 TO_TMF_STATUS = {
     "received": "acknowledged",
@@ -52,7 +48,9 @@ TO_TMF_STATUS = {
     "closed": "closed",
     "cancelled": "cancelled",
 }
-SEVERITY_TO_TMF = {"urgent": "critical", "major": "major", "normal": "minor"}
+SEVERITY_TO_TMF = {"urgent": "Critical", "major": "Major", "normal": "Minor"}
+"""Our judged severity in TMF's words, as intake's tmf_mapping shows it for our own channels
+(the severity a TMF caller stated stays in intake; events carry our judgement)."""
 DROPPED = frozenset({"msisdn", "customer_name", "location", "contact", "user_type"})
 """Fields a partner never receives: the number (it gets `msisdn_masked`), the customer's name,
 address and account facts (minimum necessary, PIPL art. 6)."""
@@ -116,7 +114,9 @@ def tmf_events(envelope: Envelope, row: TicketContact | None) -> list[tuple[str,
             channel={"name": event.channel},
             relatedParty=[
                 {"id": event.msisdn_masked, "role": "customer", "@referredType": "Individual"}
-            ],
+            ]
+            if event.msisdn_masked
+            else None,
         )
         return [_event(envelope, "TroubleTicketCreateEvent", ticket)]
     if isinstance(event, TicketClassified):
@@ -150,6 +150,9 @@ def tmf_events(envelope: Envelope, row: TicketContact | None) -> list[tuple[str,
             ],
         )
         out = [_event(envelope, "TroubleTicketStatusChangeEvent", changed)]
+        if event.to_status == "pending":
+            waiting = _ticket(event.ticket_no, **common, statusChangeReason=event.reason)
+            out.append(_event(envelope, "TroubleTicketInformationRequiredEvent", waiting))
         if event.to_status == "resolved":
             resolved = _ticket(
                 event.ticket_no, **common, resolutionDate=event.changed_at.isoformat()

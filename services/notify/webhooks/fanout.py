@@ -3,8 +3,8 @@ transaction (so an event is queued for each partner exactly once).
 
 Only the entitled hear: a partner's subscription gets a ticket's events when that partner
 transferred the ticket in (its id, or an org configured for it, is the ticket's source org) or
-the ticket concerns one of its SP codes; a TMF621 hub's `query` filters further by the ticket's
-attributes. Bodies are minimised (`catalogue.mask`)."""
+the ticket concerns one of its SP codes; a TMF621 hub's `query` filters further. Bodies are
+minimised (`catalogue.mask`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from services.notify.models import TicketContact, WebhookDelivery, WebhookSubscription
-from services.notify.webhooks import catalogue
+from services.notify.webhooks import catalogue, hub_query
 from shared.cloudevents import Envelope
 from shared.db import UnitOfWork, utcnow
 from shared.settings import ServiceSettings
@@ -57,21 +57,6 @@ def entitled(sub: WebhookSubscription, row: TicketContact | None, settings: Any)
     )
 
 
-def query_matches(query: str | None, body: dict[str, Any]) -> bool:
-    """TMF630 attribute filters of a hub's `query` (besides eventType) against the ticket:
-    `status=resolved`, `event.troubleTicket.ticketType=network`, `severity=critical,major`."""
-    ticket = body.get("event", {}).get("troubleTicket", {})
-    for clause in (query or "").split("&"):
-        name, _, value = clause.partition("=")
-        name = name.strip().removeprefix("event.troubleTicket.").removesuffix(".in")
-        if not name or name == "eventType":
-            continue
-        wanted = {v.strip() for v in value.split(",") if v.strip()}
-        if str(ticket.get(name)) not in wanted:
-            return False
-    return True
-
-
 async def fan_out(uow: UnitOfWork, envelope: Envelope, settings: Any = None) -> int:
     """Queue the event for every live subscription that wants it and may have it."""
     subs = (
@@ -101,8 +86,9 @@ async def fan_out(uow: UnitOfWork, envelope: Envelope, settings: Any = None) -> 
             continue
         if tmf is None:
             tmf = catalogue.tmf_events(envelope, row)
+        query = hub_query.parse(sub.query)  # checked when the listener registered
         for tmf_type, body in tmf:
-            if tmf_type in sub.events and query_matches(sub.query, body):
+            if tmf_type in sub.events and query.admits(tmf_type, body):
                 event_id = f"{envelope.id}:{tmf_type}"
                 uow.session.add(_delivery(sub, event_id, tmf_type, ticket_no, body))
                 queued += 1

@@ -251,7 +251,7 @@ async def test_a_tmf621_listener_receives_trouble_ticket_events(
         r = await c.post(
             hub, json={"callback": receiver.url, "query": "eventType=Nope"}, headers=PARTNER
         )
-        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query"
+        assert r.status_code == 400 and r.json()["errors"][0]["field"] == "query"
         r = await c.post(hub, json={"callback": receiver.url + "/all"}, headers=PARTNER)
         assert r.status_code == 201 and r.headers["location"].endswith(r.json()["id"])
         query = "eventType=TroubleTicketStatusChangeEvent,TroubleTicketResolvedEvent"
@@ -286,9 +286,59 @@ async def test_a_tmf621_listener_receives_trouble_ticket_events(
         assert ticket["id"] == "TM-1" and ticket["status"] == "acknowledged"
         assert ticket["relatedParty"][0]["id"] == "138****8000"
         changed = bodies["TroubleTicketAttributeValueChangeEvent"]
-        assert changed["event"]["troubleTicket"]["severity"] == "major"
+        assert changed["event"]["troubleTicket"]["severity"] == "Major"
         resolved = bodies["TroubleTicketResolvedEvent"]["event"]["troubleTicket"]
         assert resolved["status"] == "resolved" and resolved["ticketType"] == "network"
 
         assert (await c.delete(f"{hub}/{some['id']}", headers=PARTNER)).status_code == 204
         assert (await c.delete(f"{hub}/{some['id']}", headers=PARTNER)).status_code == 404
+
+
+async def test_a_hub_query_filters_on_the_tickets_attributes_and_information_required(
+    notify_app: NotifyFactory, receiver: Receiver
+) -> None:
+    hub = "/tmf-api/troubleTicket/v4/hub"
+    async with notify_app() as notify:
+        c = notify.client
+        for bad in ("event.troubleTicket.colour=red", "severity", "eventType=Nope"):
+            r = await c.post(hub, json={"callback": receiver.url, "query": bad}, headers=PARTNER)
+            assert r.status_code == 400 and r.json()["@type"] == "Error"
+            assert r.json()["errors"][0]["field"] == "query"
+        waiting = "eventType=TroubleTicketInformationRequiredEvent"
+        r = await c.post(
+            hub, json={"callback": receiver.url + "/wait", "query": waiting}, headers=PARTNER
+        )
+        assert r.status_code == 201, r.text
+        major_resolved = (
+            "eventType=TroubleTicketResolvedEvent,TroubleTicketStatusChangeEvent"
+            "&event.troubleTicket.severity=Major&event.troubleTicket.status=resolved"
+        )
+        major = {"callback": receiver.url + "/major", "query": major_resolved}
+        r = await c.post(hub, json=major, headers=PARTNER)
+        assert r.status_code == 201, r.text
+
+        await notify.apply(
+            ev.received("TQ-1", source_org=ORG),
+            ev.classified("TQ-1", "major"),
+            ev.status("TQ-1", "pending", "in_progress", reason="等待客户提供话单"),
+            ev.status("TQ-1", "resolved", "in_progress"),
+            ev.received("TQ-2", source_org=ORG),
+            ev.classified("TQ-2", "normal"),
+            ev.status("TQ-2", "pending", "in_progress"),
+            ev.status("TQ-2", "resolved", "in_progress"),
+        )
+        requests = await eventually(lambda: _requests(receiver, 4))
+        await notify.apply(ev.received("TQ-3", source_org=ORG))  # nothing for these listeners
+        seen = sorted(
+            (r.path, json.loads(r.body)["event"]["troubleTicket"]["id"]) for r in requests
+        )
+        assert seen == [
+            ("/major/listener/troubleTicketResolvedEvent", "TQ-1"),
+            ("/major/listener/troubleTicketStatusChangeEvent", "TQ-1"),
+            ("/wait/listener/troubleTicketInformationRequiredEvent", "TQ-1"),
+            ("/wait/listener/troubleTicketInformationRequiredEvent", "TQ-2"),
+        ]
+        body = next(json.loads(r.body) for r in requests if "/wait/" in r.path)
+        assert body["eventType"] == "TroubleTicketInformationRequiredEvent"
+        assert {"eventId", "eventTime", "eventType", "event", "@type"} <= set(body)
+        assert body["event"]["troubleTicket"]["status"] == "pending"

@@ -39,10 +39,15 @@ async def test_proof_in_time_closes_the_dispute_and_nothing_is_refunded(refund: 
     assert (await _open(client, "TSP-1")).status_code == 409  # one open dispute per SP
     url = f"/v1/sp-disputes/{dispute['id']}"
     proof = {"proof_ref": "ORDER-2026-0001", "note": "用户短信确认订购记录"}
+    # Another SP's partner, or any member of staff, cannot prove this SP's charge.
+    for who in (staff("partner", "sp-777"), staff("leadership"), staff("room_manager")):
+        denied = await client.post(f"{url}/proof", json=proof, headers=who)
+        assert denied.status_code == 403 and denied.json()["rule"] == "sp_proof_by_own_sp"
+    assert (await client.get(url, headers=staff("ops"))).json()["status"] == "open"
     r = await client.post(f"{url}/proof", json=proof, headers=staff("partner", "sp-901234"))
     assert r.status_code == 200, r.text
     assert (r.json()["status"], r.json()["closed_by"]) == ("proven", "sp-901234")
-    again = await client.post(f"{url}/proof", json=proof, headers=staff("partner"))
+    again = await client.post(f"{url}/proof", json=proof, headers=staff("partner", "sp-901234"))
     assert again.status_code == 409
     opened = await published(rt, "SpDisputeOpened", "TSP-1")
     closed = await published(rt, "SpDisputeClosed", "TSP-1")
@@ -77,7 +82,7 @@ async def test_proof_after_the_window_is_refused(db_target: DbTarget, broker: Br
         r = await client.post(
             f"/v1/sp-disputes/{dispute['id']}/proof",
             json={"proof_ref": "LATE-1"},
-            headers=staff("partner"),
+            headers=staff("partner", "sp-901234"),
         )
         assert r.status_code == 409 and "window has passed" in r.json()["detail"]
 
@@ -129,7 +134,9 @@ async def test_without_proof_one_provisional_refund_is_made_across_a_restart(
             f"/v1/refunds/{provisional['id']}/approve", json={}, headers=staff("frontline")
         )
         assert r.status_code == 200 and r.json()["status"] == "approved"
-        late = await client.post(f"{url}/proof", json={"proof_ref": "X"}, headers=staff())
+        late = await client.post(
+            f"{url}/proof", json={"proof_ref": "X"}, headers=staff("partner", "sp-901234")
+        )
         assert late.status_code == 409
 
 

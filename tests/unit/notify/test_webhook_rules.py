@@ -124,7 +124,7 @@ def test_msisdns_are_masked_in_partner_payloads() -> None:
 
 
 def test_hub_queries_select_tmf_event_types() -> None:
-    assert len(tmf_events_from_query(None)) == 4
+    assert len(tmf_events_from_query(None)) == 5
     assert tmf_events_from_query("eventType=TroubleTicketResolvedEvent") == [
         "TroubleTicketResolvedEvent"
     ]

@@ -1,7 +1,7 @@
 """webhook entitlement: a ticket's partner and SP, a subscription owner's role
 
-Revision ID: 0005_notify_webhook_entitlement
-Revises: 0004_notify_early_parked
+Revision ID: 0006_notify_webhook_entitlement
+Revises: 0005_notify_no_customer
 Create Date: 2026-12-03 16:00:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_notify_webhook_entitlement"
-down_revision: str | None = "0004_notify_early_parked"
+revision: str = "0006_notify_webhook_entitlement"
+down_revision: str | None = "0005_notify_no_customer"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
