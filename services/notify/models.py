@@ -81,6 +81,8 @@ class TicketContact(Base):
     ticket_no: Mapped[str] = mapped_column(String(32), primary_key=True)
     msisdn: Mapped[str | None] = mapped_column(String(20))
     msisdn_masked: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(200))
+    """The customer's e-mail, if they gave one: the result goes there too."""
     no_customer_reason: Mapped[str | None] = mapped_column(String(200))
     """Set when TicketReceived said the ticket has no customer: customer messages are
     recorded as suppressed with this reason, never sent."""

@@ -93,6 +93,9 @@ class NotifySettings(ServiceSettings):
     sms_rate_limit_count: int = Field(5, ge=1)
     """At most this many non-urgent SMS per customer per window; more wait for the window."""
     sms_rate_limit_window_s: int = Field(3600, ge=1)
+    sms_result_max_chars: int = Field(60, ge=10, le=300)
+    """The result SMS quotes the resolution up to this many characters, then points to
+    10086 (the whole SMS stays within about three segments)."""
     wake_severities: frozenset[str] = frozenset({"urgent"})
     """The registration SMS of a complaint of these severities ignores quiet hours."""
     department_names: dict[str, str] = Field(default_factory=lambda: dict(DEPARTMENT_NAMES))

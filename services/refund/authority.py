@@ -71,6 +71,11 @@ class AuthorityPolicy:
     provisional_after: timedelta = timedelta(days=15)
     max_amount_fen: int = 100_000_000  # 1,000,000.00 CNY: anything above is absurd
     frontline_aliases: frozenset[str] = frozenset({"agent"})  # hotline agents are front-line
+    system_kinds: frozenset[RefundKind] = frozenset({RefundKind.PROVISIONAL})
+    """Kinds the system requests and a configured system authority approves: the 15-day
+    provisional refund of a paid SP charge (seed 002: 代理方应先行向用户做暂退费处理)."""
+    system_approver: str = "policy:sp_provisional_refund"
+    """Who the audit names as approver of a system-approved refund (never the requester)."""
     basis: str = "per_refund"
     """Seed 004 §2.5 sets the limits 每次每单 (per refund, per ticket): `per_refund`. With
     `cumulative` every refund on the complaint counts toward the limit."""

@@ -54,6 +54,7 @@ class OpenSpDispute:
     charge_amount_fen: int
     reason: str
     actor: Actor
+    paid: bool = True
 
 
 @dataclass(frozen=True)

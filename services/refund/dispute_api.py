@@ -58,6 +58,7 @@ async def open_dispute(
         charge_amount_fen=amount_fen(body.charge_amount, "charge_amount", rules),
         reason=body.reason,
         actor=actor(principal),
+        paid=body.paid,
     )
 
     async def create(uow: UnitOfWork) -> Created:
