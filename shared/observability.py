@@ -66,6 +66,9 @@ OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet acknowledged", ("s
 OUTBOX_OLDEST_AGE = Gauge(
     "outbox_oldest_age_seconds", "Age of the oldest unsent outbox row (0 if none)", ("service",)
 )
+HTTP_REFUSED = Counter(
+    "http_refused_total", "Requests refused with 503 by admission control (overload)", ("service",)
+)
 SLA_CLOCKS = Gauge("sla_clocks", "SLA clocks by state", ("state",))
 REFUNDS_PENDING = Gauge("refunds_pending", "Refund requests awaiting a decision")
 NOTIFICATIONS = Counter(
@@ -79,6 +82,10 @@ UNMATCHED_ROUTE = "<unmatched>"
 def record_published(event_type: str, topic: str) -> None:
     """Count one event acknowledged by the broker."""
     EVENTS_PUBLISHED.labels(topic=topic, type=event_type).inc()
+
+
+def record_refused(service: str) -> None:
+    HTTP_REFUSED.labels(service).inc()
 
 
 def record_consumed(group: str, event_type: str) -> None:

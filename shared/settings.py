@@ -47,6 +47,13 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = 1_048_576
+    max_in_flight: int = 16
+    """Requests this process runs at once (admission control, shared.admission); 0: no bound.
+    With ~50 complaints/s per process, 16 in flight keeps an accepted request under 1 s."""
+    max_queued: int = 64
+    """Requests that may wait for a slot; beyond that they are refused at once (503)."""
+    queue_budget_ms: float = 20.0
+    """How long a request waits for a slot before a 503 with Retry-After (keeps it < 50 ms)."""
     consumers_enabled: bool = True
     relay_enabled: bool = True
     relay_batch_size: int = 200
