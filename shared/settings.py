@@ -57,17 +57,25 @@ class ServiceSettings(BaseSettings):
     consumers_enabled: bool = True
     relay_enabled: bool = True
     relay_batch_size: int = 200
-    relay_idle_interval_s: float = 0.2
+    relay_idle_interval_s: float = 1.0
+    """Relay poll with nothing to send: a commit in this process wakes it at once."""
     consumer_session_timeout_ms: int = 6000
     """Tansu holds a new member's join for about half of this: tests use a short one."""
-    consumer_heartbeat_interval_ms: int = 1000
-    consumer_fetch_max_wait_ms: int = 100
-    """Upper bound on a fetch's long poll: the end-to-end latency floor per hop."""
+    consumer_heartbeat_interval_ms: int = 2000
+    """A third of the session timeout, as Kafka advises (fewer wake-ups when idle)."""
+    consumer_fetch_max_wait_ms: int = 1000
+    """A fetch's long poll: the broker answers as soon as a record arrives (Tansu too), so
+    this bounds only how often an idle consumer asks, not the latency per hop."""
     consumer_max_attempts: int = 3
     consumer_retry_backoff_s: float = 0.2
     scheduler_enabled: bool = True
     """Run this replica's timers (SLA warnings, escalations, ...); safe on every replica."""
     scheduler_interval_s: float = 1.0
+    """Least time between two ticks of a timer that found nothing due."""
+    scheduler_idle_s: float = 10.0
+    """Longest a timer sleeps with nothing due and no commit: it wakes at the next due time
+    (or a commit in this process) sooner; this bounds how late a row another replica made
+    due earlier is noticed."""
 
     @property
     def resolved_database_url(self) -> str:
