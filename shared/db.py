@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 if TYPE_CHECKING:
+    from shared.cloudevents import Envelope
     from shared.events import Event
 
 
@@ -147,6 +148,8 @@ class UnitOfWork:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.session: AsyncSession
+        self.envelope: Envelope | None = None
+        """In a consumer: the CloudEvent being applied (its id, time, source)."""
 
     async def __aenter__(self) -> UnitOfWork:
         if self.db._write_lock is not None:

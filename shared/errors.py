@@ -1,4 +1,10 @@
-"""RFC 9457 problem details (`application/problem+json`) for every error a service returns."""
+"""RFC 9457 problem details (`application/problem+json`) for every error a service returns.
+
+Handlers raise the domain exceptions below (`NotFound`, `Conflict`, `NotAllowed`,
+`Invalid`, `NotYet`); they know nothing of HTTP. `install_problem_handlers` maps them to
+problem+json once, for every service. `Problem` stays for the HTTP edge itself (auth,
+body limits, health), where a status code is the point.
+"""
 
 from __future__ import annotations
 
@@ -52,6 +58,101 @@ class Problem(Exception):
         return body
 
 
+class DomainError(Exception):
+    """A use case refused: raised by handlers, turned into problem+json by the platform.
+
+    `detail` is the sentence a caller reads; `title` overrides the kind's default; other
+    keyword arguments become problem extensions (e.g. `status_now="closed"`)."""
+
+    status = 400
+    title = "Bad Request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        title: str | None = None,
+        type_: str = "about:blank",
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if title is not None:
+            self.title = title
+        self.type = type_
+        self.extensions = extensions
+
+    def errors(self) -> list[dict[str, Any]] | None:
+        return None
+
+    def problem(self) -> Problem:
+        """The problem+json this refusal is for an HTTP caller."""
+        return Problem(
+            self.status,
+            self.title,
+            self.detail,
+            type_=self.type,
+            errors=self.errors(),
+            **self.extensions,
+        )
+
+
+class NotFound(DomainError):
+    """The thing the command names does not exist (404)."""
+
+    status = 404
+    title = "Not Found"
+
+
+class Conflict(DomainError):
+    """The command is not valid in the current state (409); `allowed` lists what is."""
+
+    status = 409
+    title = "Conflict"
+
+    def __init__(self, detail: str, *, allowed: list[str] | None = None, **kw: Any) -> None:
+        if allowed is not None:
+            kw["allowed"] = allowed
+        super().__init__(detail, **kw)
+        self.allowed = allowed
+
+
+class NotAllowed(DomainError):
+    """The caller may not do this (403), e.g. an amount beyond their authority."""
+
+    status = 403
+    title = "Forbidden"
+
+
+class Invalid(DomainError):
+    """An input breaks a rule (422); `field` names it (dotted path)."""
+
+    status = 422
+    title = "Invalid request"
+
+    def __init__(self, field: str, message: str, **kw: Any) -> None:
+        super().__init__(f"{field}: {message}", **kw)
+        self.field = field
+        self.message = message
+
+    def errors(self) -> list[dict[str, Any]] | None:
+        return [{"field": self.field, "message": self.message}]
+
+
+class NotYet(DomainError):
+    """A consumed event arrived before what it depends on (the topics are not ordered with
+    each other). The consumer runner parks it under `key` (the ticket number) and replays
+    it after the next event for that key applies. Over HTTP it is a 409."""
+
+    status = 409
+    title = "Not yet"
+
+    def __init__(self, key: str, reason: str, **kw: Any) -> None:
+        super().__init__(reason, **kw)
+        self.key = key
+        self.reason = reason
+
+
 def field_error(field: str, message: str, status: int = 422) -> Problem:
     """A validation problem naming one field (dotted path)."""
     return Problem(
@@ -84,6 +185,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc, request)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        return problem_response(exc.problem(), request)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

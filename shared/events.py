@@ -49,7 +49,39 @@ class Event(BaseModel):
         return self.ticket_no
 
 
+# --- the shared vocabulary -------------------------------------------------------------
+# The words the events carry. Event fields stay `str` so that a consumer built before a
+# new value was added still reads the event (forward compatible); APIs and handlers type
+# with these.
 Severity = Literal["normal", "major", "urgent"]
+Category = Literal["network", "billing", "value_added", "tariff", "business", "service", "device"]
+Channel = Literal[
+    "hotline",
+    "web",
+    "app",
+    "sms",
+    "email",
+    "letter",
+    "store",
+    "regulator",
+    "consumer_association",
+    "petition",
+    "media",
+]
+TicketStatus = Literal[
+    "received",
+    "accepted",
+    "in_progress",
+    "replied",
+    "resolved",
+    "closed",
+    "pending",
+    "reopened",
+    "cancelled",
+]
+ClockName = Literal["acceptance", "first_reply", "resolution", "regulator"]
+TERMINAL_STATUSES: frozenset[TicketStatus] = frozenset({"closed", "cancelled"})
+"""A complaint in one of these is over: nothing more happens to it."""
 
 
 # --- intake: complaints.ticket.v1 -------------------------------------------------------

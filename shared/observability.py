@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from aiokafka import TopicPartition
 from fastapi import APIRouter, Request
@@ -69,11 +69,13 @@ OUTBOX_OLDEST_AGE = Gauge(
 HTTP_REFUSED = Counter(
     "http_refused_total", "Requests refused with 503 by admission control (overload)", ("service",)
 )
-SLA_CLOCKS = Gauge("sla_clocks", "SLA clocks by state", ("state",))
-REFUNDS_PENDING = Gauge("refunds_pending", "Refund requests awaiting a decision")
-NOTIFICATIONS = Counter(
-    "notifications_total", "Notification deliveries by channel and outcome", ("channel", "outcome")
+PARKED_EVENTS = Gauge(
+    "parked_events", "Consumed events parked until what they depend on arrives", ("service",)
 )
+PARKED_OLDEST_AGE = Gauge(
+    "parked_event_oldest_age_seconds", "Age of the oldest parked event (0 if none)", ("service",)
+)
+EVENTS_PARKED = Counter("events_parked_total", "Consumed events parked (NotYet)", ("group", "type"))
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED_ROUTE = "<unmatched>"
@@ -98,20 +100,15 @@ def record_dead_lettered(group: str, event_type: str | None) -> None:
     EVENTS_DEAD_LETTERED.labels(group=group, type=event_type or "unknown").inc()
 
 
-def record_notification(channel: str, outcome: Literal["sent", "failed"]) -> None:
-    """Count one SMS, e-mail or webhook delivery outcome."""
-    NOTIFICATIONS.labels(channel=channel, outcome=outcome).inc()
+def record_parked(group: str, event_type: str) -> None:
+    """Count one event parked because what it depends on has not arrived."""
+    EVENTS_PARKED.labels(group=group, type=event_type).inc()
 
 
-def set_sla_clocks(*, running: int, breached: int) -> None:
-    """Set the SLA clock gauges (the sla service counts them when scraped)."""
-    SLA_CLOCKS.labels(state="running").set(running)
-    SLA_CLOCKS.labels(state="breached").set(breached)
-
-
-def set_refunds_pending(count: int) -> None:
-    """Set the number of refund requests awaiting a decision."""
-    REFUNDS_PENDING.set(count)
+def set_parked(service: str, count: int, oldest_age_s: float) -> None:
+    """Set the parked-event gauges of one service (refreshed before each scrape)."""
+    PARKED_EVENTS.labels(service=service).set(count)
+    PARKED_OLDEST_AGE.labels(service=service).set(oldest_age_s)
 
 
 @dataclass(frozen=True)

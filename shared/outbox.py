@@ -37,10 +37,11 @@ class PlatformModels:
     outbox: type[Any]
     inbox: type[Any]
     idempotency: type[Any]
+    parked: type[Any]
 
 
 def platform_models(base: type[DeclarativeBase]) -> PlatformModels:
-    """Declare the outbox, inbox and idempotency tables on a service's declarative base."""
+    """Declare the outbox, inbox, idempotency and parked-event tables on a service's base."""
 
     class OutboxMessage(base):  # type: ignore[valid-type,misc]
         __tablename__ = "outbox_message"
@@ -80,7 +81,22 @@ def platform_models(base: type[DeclarativeBase]) -> PlatformModels:
         resource_id: Mapped[str] = mapped_column(String(100))
         created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    return PlatformModels(OutboxMessage, InboxMessage, IdempotencyRecord)
+    class ParkedEvent(base):  # type: ignore[valid-type,misc]
+        """A consumed event that arrived before what it depends on (`NotYet`): replayed
+        after the next event for its key applies, dead-lettered after the TTL."""
+
+        __tablename__ = "parked_event"
+        id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+        key: Mapped[str] = mapped_column(String(100), index=True)
+        event_id: Mapped[str] = mapped_column(String(36), unique=True)
+        event_type: Mapped[str] = mapped_column(String(100))
+        topic: Mapped[str] = mapped_column(String(200))
+        headers: Mapped[str] = mapped_column(Text)
+        value: Mapped[str] = mapped_column(Text)
+        reason: Mapped[str] = mapped_column(Text)
+        parked_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    return PlatformModels(OutboxMessage, InboxMessage, IdempotencyRecord, ParkedEvent)
 
 
 class Outbox:

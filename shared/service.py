@@ -31,6 +31,7 @@ from shared.observability import (
     metrics_router,
 )
 from shared.outbox import Outbox, OutboxRelay, PlatformModels, platform_models
+from shared.parking import refresh_gauges as refresh_parked_gauges
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -235,6 +236,9 @@ async def start_runtime(rt: Runtime, handlers: Mapping[type[Event], Handler]) ->
             session_timeout_ms=s.consumer_session_timeout_ms,
             heartbeat_interval_ms=s.consumer_heartbeat_interval_ms,
             fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
+            parked_model=rt.platform.models.parked,
+            parked_ttl_s=s.consumer_parked_ttl_s,
+            parked_sweep_interval_s=s.consumer_parked_sweep_interval_s,
         )
         rt.consumers.append(runner)
         rt.run_supervised("consumer", runner.run)
@@ -282,6 +286,7 @@ async def stop_runtime(rt: Runtime) -> None:
 async def _refresh_platform_gauges(rt: Runtime) -> None:
     """Before a scrape: outbox backlog/age and the lag of this instance's consumers."""
     await collect_outbox(rt.db, rt.platform.models.outbox, service=rt.platform.name)
+    await refresh_parked_gauges(rt.db, rt.platform.models.parked, service=rt.platform.name)
     for runner in rt.consumers:
         if runner.consumer is not None:
             await collect_consumer_lag(runner.consumer, group=runner.group)

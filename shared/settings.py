@@ -68,6 +68,11 @@ class ServiceSettings(BaseSettings):
     this bounds only how often an idle consumer asks, not the latency per hop."""
     consumer_max_attempts: int = 3
     consumer_retry_backoff_s: float = 0.2
+    consumer_parked_ttl_s: float = 86400.0
+    """How long a parked event (its parent has not arrived) waits before it is
+    dead-lettered with its reason. Platform policy, not from a seed: a day outlasts any
+    consumer outage we expect; the parent normally follows within seconds."""
+    consumer_parked_sweep_interval_s: float = 30.0
     scheduler_enabled: bool = True
     """Run this replica's timers (SLA warnings, escalations, ...); safe on every replica."""
     scheduler_interval_s: float = 1.0

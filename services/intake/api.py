@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -39,6 +38,7 @@ from shared.auth import Principal, require_roles
 from shared.db import UnitOfWork
 from shared.errors import PROBLEM_RESPONSES, Problem, field_error
 from shared.idempotency import Created, request_fingerprint
+from shared.pagination import decode_int_cursor, encode_cursor
 from shared.phone import InvalidPhoneNumber, mask_msisdn, normalize_msisdn
 from shared.service import Runtime, runtime
 
@@ -169,22 +169,6 @@ async def get_complaint(ticket_no: str, principal: Staff, rt: Rt) -> ComplaintRe
     return read_model(complaint, principal, list(timeline))
 
 
-def _cursor(value: int) -> str:
-    return base64.urlsafe_b64encode(str(value).encode()).decode()
-
-
-def _uncursor(value: str) -> int:
-    try:
-        return int(base64.urlsafe_b64decode(value.encode()).decode())
-    except ValueError as exc:
-        raise Problem(
-            422,
-            "Invalid request",
-            "cursor: malformed",
-            errors=[{"field": "cursor", "message": "malformed"}],
-        ) from exc
-
-
 @router.get("", response_model=ComplaintPage, summary="List complaints, newest first")
 async def list_complaints(
     principal: Staff,
@@ -241,14 +225,14 @@ async def list_complaints(
                 errors=[{"field": "msisdn", "message": str(exc)}],
             ) from exc
     if cursor is not None:
-        query = query.where(Complaint.id < _uncursor(cursor))
+        query = query.where(Complaint.id < decode_int_cursor(cursor))
     async with rt.db.sessions() as session:
         rows = list((await session.scalars(query)).all())
     more = len(rows) > limit
     rows = rows[:limit]
     return ComplaintPage(
         items=[read_model(c, principal) for c in rows],
-        next_cursor=_cursor(rows[-1].id) if more else None,
+        next_cursor=encode_cursor(rows[-1].id) if more else None,
     )
 
 

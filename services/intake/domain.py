@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import get_args
 
 from services.intake.classifier import detect_urgent
+from shared.events import Category
+from shared.time import SHANGHAI
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 RULES_PATH = Path(__file__).with_name("classification_rules.json")
 
 CHANNELS = (
@@ -28,7 +29,7 @@ CHANNELS = (
     "petition",
     "media",
 )
-CATEGORIES = ("network", "billing", "value_added", "tariff", "business", "service", "device")
+CATEGORIES: tuple[Category, ...] = get_args(Category)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from shared.cloudevents import Envelope
 from shared.db import UnitOfWork, utcnow
 from shared.errors import Problem
 from shared.events import (
+    TERMINAL_STATUSES,
     RefundApproved,
     RefundPaid,
     RefundRejected,
@@ -294,7 +295,7 @@ async def reclassify(
 ) -> Complaint:
     """An agent corrects the category; routing and SLA learn it from the event."""
     complaint = await load(uow, ticket_no)
-    if complaint.status in ("closed", "cancelled"):
+    if complaint.status in TERMINAL_STATUSES:
         raise Problem(409, "Complaint is closed", f"{ticket_no} is {complaint.status}")
     now = utcnow()
     before = complaint.category

@@ -11,21 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-Status = Literal[
-    "received",
-    "accepted",
-    "in_progress",
-    "replied",
-    "resolved",
-    "closed",
-    "pending",
-    "reopened",
-    "cancelled",
-]
+from shared.events import TERMINAL_STATUSES
+from shared.events import TicketStatus as Status
+
 Command = Literal["accept", "start", "reply", "hold", "resume", "resolve", "feedback", "cancel"]
 
 STATUSES: tuple[Status, ...] = get_args(Status)
-TERMINAL: frozenset[Status] = frozenset({"closed", "cancelled"})
+TERMINAL: frozenset[Status] = TERMINAL_STATUSES
 OPEN_WORK: tuple[Status, ...] = ("accepted", "in_progress", "replied", "reopened")
 
 TRANSITIONS: dict[Command, dict[Status, Status]] = {

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
@@ -23,8 +22,8 @@ from services.intake.settings import IntakeSettings
 from shared.auth import Principal, require_roles
 from shared.errors import PROBLEM_RESPONSES, field_error
 from shared.service import Runtime, runtime
+from shared.time import SHANGHAI
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 CLOCKS = ("acceptance", "first_reply", "resolution", "regulator")
 TIERS = (("≤100", 10_000), ("≤500", 50_000), ("≤2000", 200_000), (">2000", None))
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=PROBLEM_RESPONSES)

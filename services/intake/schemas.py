@@ -7,23 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from shared.events import Category, Channel
 from shared.money import Fen
 from shared.phone import InvalidPhoneNumber, normalize_msisdn
-
-Channel = Literal[
-    "hotline",
-    "web",
-    "app",
-    "sms",
-    "email",
-    "letter",
-    "store",
-    "regulator",
-    "consumer_association",
-    "petition",
-    "media",
-]
-Category = Literal["network", "billing", "value_added", "tariff", "business", "service", "device"]
 
 
 class Source(BaseModel):

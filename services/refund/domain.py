@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from services.refund.authority import ROLE_ORDER, Role
+from shared.events import TERMINAL_STATUSES
 
-TERMINAL_TICKET_STATUSES = frozenset({"closed", "cancelled"})
+TERMINAL_TICKET_STATUSES = TERMINAL_STATUSES
 SYSTEM_ACTOR = "system"
 
 

@@ -13,7 +13,6 @@ from services.routing.models import (
     Assignment,
     AssignmentHistory,
     Department,
-    EarlyBreach,
     ResponsibilityRule,
     SupervisionEntry,
     SurgeInput,
@@ -22,8 +21,9 @@ from services.routing.models import (
 from services.routing.settings import RoutingSettings
 from shared.cloudevents import Envelope
 from shared.db import UnitOfWork, utcnow
-from shared.errors import Problem
+from shared.errors import NotYet, Problem
 from shared.events import (
+    TERMINAL_STATUSES,
     ProgressNoticeDue,
     SlaBreached,
     TicketAssigned,
@@ -38,7 +38,7 @@ from shared.scheduler import claim
 
 log = logging.getLogger(__name__)
 
-CLOSED_STATUSES = ("closed", "cancelled")
+CLOSED_STATUSES = TERMINAL_STATUSES
 
 
 async def _matrix(uow: UnitOfWork) -> dict[str, str]:
@@ -156,16 +156,6 @@ class Routing:
         if event.severity == "urgent" or event.major:
             trigger = "conflict" if event.severity == "urgent" else "major"
             await self.escalate(uow, a, trigger, ", ".join(event.major_reasons) or trigger, now)
-        early = (
-            await uow.session.scalars(
-                select(EarlyBreach)
-                .where(EarlyBreach.ticket_no == a.ticket_no)
-                .order_by(EarlyBreach.at)
-            )
-        ).all()
-        for breach in early:
-            await self.escalate(uow, a, "sla_breach", _breach_reason(breach.clock), now)
-            await uow.session.delete(breach)
 
     async def _reclassified(
         self,
@@ -220,11 +210,9 @@ class Routing:
         assert isinstance(event, SlaBreached)
         a = await uow.session.get(Assignment, event.ticket_no)
         if a is None:
-            # Ahead of the classification (another topic): escalate once it is dispatched.
-            key = (event.ticket_no, event.clock)
-            if await uow.session.get(EarlyBreach, key) is None:
-                uow.session.add(EarlyBreach(ticket_no=event.ticket_no, clock=event.clock))
-            return
+            # Ahead of the classification (another topic): the platform parks it and
+            # replays it once the ticket is dispatched.
+            raise NotYet(event.ticket_no, "SlaBreached before the ticket was dispatched")
         if not a.closed:
             await self.escalate(uow, a, "sla_breach", _breach_reason(event.clock), utcnow())
 

@@ -10,10 +10,10 @@ from services.sla.api import calendar_router, router
 from services.sla.calendar_store import CalendarCache
 from services.sla.consumer import make_handlers
 from services.sla.handlers import Sla
+from services.sla.metrics import set_sla_clocks
 from services.sla.models import Clock, platform
 from services.sla.settings import SlaSettings
 from shared.db import utcnow
-from shared.observability import set_sla_clocks
 from shared.scheduler import earliest, every
 from shared.service import Runtime, create_service_app
 

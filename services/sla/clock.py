@@ -36,16 +36,16 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, NamedTuple, get_args
-from zoneinfo import ZoneInfo
 
 from services.sla.calendar import WorkingCalendar
+from shared.events import ClockName
+from shared.time import SHANGHAI
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = dt.timedelta(days=1)
 ZERO = dt.timedelta(0)
 
 LimitUnit = Literal["hours", "working_days", "calendar_days"]
-ClockKind = Literal["acceptance", "first_reply", "resolution", "regulator"]
+ClockKind = ClockName
 Severity = Literal["normal", "urgent", "major"]
 ClockStatus = Literal["running", "paused", "met", "breached"]
 

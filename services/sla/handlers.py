@@ -12,10 +12,11 @@ from services.sla import domain
 from services.sla.calendar import WorkingCalendar
 from services.sla.calendar_store import CalendarCache
 from services.sla.clock import DEFAULT_POLICY, SHANGHAI, Policy
-from services.sla.models import Clock, EarlyHandler
+from services.sla.models import Clock
 from services.sla.settings import SlaSettings
 from shared.cloudevents import Envelope
 from shared.db import Database, UnitOfWork, utcnow
+from shared.errors import NotYet
 from shared.events import (
     SlaBreached,
     SlaClock,
@@ -65,7 +66,6 @@ class Sla:
             return  # a reclassification does not restart clocks
         calendar = await self.calendar(uow)
         now = utcnow()
-        early = await uow.session.get(EarlyHandler, event.ticket_no)
         limits = self.policy.limits(
             severity=event.severity, channel=event.channel, over_level=event.over_level
         )
@@ -78,7 +78,7 @@ class Sla:
                 channel=event.channel,
                 over_level=event.over_level,
                 category=event.category,
-                handler_department=early.handler_department if early else None,
+                handler_department=None,  # a parked TicketAssigned is replayed right after
                 limit_unit=limit.unit,
                 limit_amount=limit.amount,
                 started_at=event.received_at,
@@ -88,8 +88,6 @@ class Sla:
             domain.refresh(clock, calendar, now, self.rule)
             clocks.append(clock)
         uow.session.add_all(clocks)
-        if early is not None:
-            await uow.session.delete(early)
         uow.publish(
             SlaClocksStarted(ticket_no=event.ticket_no, clocks=[_published(c) for c in clocks])
         )
@@ -108,12 +106,9 @@ class Sla:
         )
         if result.rowcount:  # type: ignore[attr-defined]
             return
-        # Read ahead of the ticket's classification (another topic): keep it for the clocks.
-        early = await uow.session.get(EarlyHandler, event.ticket_no)
-        if early is None:
-            uow.session.add(EarlyHandler(ticket_no=event.ticket_no, handler_department=department))
-        else:
-            early.handler_department = department
+        # Read ahead of the ticket's classification (another topic): applied once the
+        # clocks start (the platform parks it and replays it after TicketClassified).
+        raise NotYet(event.ticket_no, "TicketAssigned before the clocks started")
 
     async def ticket_status_changed(self, uow: UnitOfWork, envelope: Envelope) -> None:
         """pending pauses every running clock; leaving pending resumes them; replies and

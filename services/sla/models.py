@@ -91,16 +91,3 @@ class Clock(Base):
     next_fire_at: Mapped[datetime | None]
     """The next warning or breach this clock owes; null when paused or stopped."""
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
-class EarlyHandler(Base):
-    """The handler department of a ticket whose clocks do not exist yet.
-
-    TicketAssigned comes from routing's topic, which is not ordered with the ticket topic
-    that starts the clocks: after a restart or a rebalance it can be read first. It is kept
-    here and given to the clocks when they start."""
-
-    __tablename__ = "early_handler"
-    ticket_no: Mapped[str] = mapped_column(String(32), primary_key=True)
-    handler_department: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -21,6 +21,7 @@ from sqlalchemy import or_, select, update
 from standardwebhooks import Webhook
 
 from services.notify.clock import Clock
+from services.notify.metrics import record_notification
 from services.notify.models import (
     Notification,
     WebhookAttempt,
@@ -40,7 +41,6 @@ from services.notify.webhooks.ssrf import (
     resolve,
 )
 from shared.db import Database, UnitOfWork
-from shared.observability import record_notification
 from shared.scheduler import claim
 
 

@@ -231,3 +231,23 @@ async def test_dead_letters_can_be_replayed_once_the_cause_is_fixed(
         runner(routing_db, broker, producer, {TicketClassified: sometimes}), applied
     )
     assert await _count(routing_db, INBOX, INBOX.event_id == stuck.id) == 1
+
+
+async def test_a_handler_receives_the_typed_catalogue_event_and_its_envelope_on_the_uow(
+    routing_db: Database, broker: Broker, producer: AIOKafkaProducer
+) -> None:
+    seen: list[tuple[str, str, str]] = []
+
+    async def on_ticket_classified(event: TicketClassified, uow: UnitOfWork) -> None:
+        assert uow.envelope is not None
+        seen.append((type(event).__name__, event.category, uow.envelope.id))
+
+    envelope = Envelope(event=classified("TS-TYPED", category="billing"))
+    await send(producer, envelope)
+    r = runner(routing_db, broker, producer, {TicketClassified: on_ticket_classified})
+
+    async def applied() -> bool:
+        return bool(seen)
+
+    await _consume_until(r, applied)
+    assert seen == [("TicketClassified", "billing", envelope.id)]
