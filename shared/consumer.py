@@ -216,14 +216,14 @@ class ConsumerRunner:
                                 event_id=envelope.id, event_type=envelope.type, topic=record.topic
                             )
                         )
-                        not_yet = await self._run(envelope, uow)
+                        not_yet = await self._apply_once(envelope, uow, key=None)
                         if not_yet is not None:
                             if self.parked is None:
                                 raise not_yet
-                            self.parked.park(uow, envelope, not_yet)
+                            await self.parked.park(uow, envelope, not_yet.key, not_yet.reason)
                             parked.append(envelope.type)
                         elif self.parked is not None:
-                            await self.parked.replay(uow, envelope.subject, self._run)
+                            await self._replay(uow, envelope.subject)
                     applied.append(envelope)
                     await self.in_batch(envelope)
                 await uow.commit()
@@ -313,13 +313,13 @@ class ConsumerRunner:
                 uow.session.add(
                     self.inbox(event_id=envelope.id, event_type=envelope.type, topic=topic)
                 )
-                not_yet = await self._run(envelope, uow)
+                not_yet = await self._apply_once(envelope, uow, key=None)
                 if not_yet is not None:
                     if self.parked is None:
                         raise not_yet
-                    self.parked.park(uow, envelope, not_yet)
+                    await self.parked.park(uow, envelope, not_yet.key, not_yet.reason)
                 elif self.parked is not None:
-                    await self.parked.replay(uow, envelope.subject, self._run)
+                    await self._replay(uow, envelope.subject)
                 await uow.commit()
                 if not_yet is not None:
                     record_parked(self.group, envelope.type)
@@ -336,15 +336,43 @@ class ConsumerRunner:
         handler = self.handlers.get(envelope.type)
         if handler is None:
             return None
-        uow.envelope = envelope
+        uow.envelope, uow.deferred = envelope, []
         try:
             async with uow.session.begin_nested():
                 await handler(envelope.event, uow)
         except NotYet as exc:
+            uow.deferred = []
             return exc
         finally:
             uow.envelope = None
         return None
+
+    async def _apply_once(
+        self, envelope: Envelope, uow: UnitOfWork, *, key: str | None
+    ) -> NotYet | None:
+        """Run the handler; park the event under the other keys it deferred. When replaying
+        for `key`, deferring that key again means it still waits (a `NotYet`)."""
+        not_yet = await self._run(envelope, uow)
+        if not_yet is not None:
+            return not_yet
+        deferred, uow.deferred = uow.deferred, []
+        waiting = None
+        for other, reason in deferred:
+            if other == key:
+                waiting = NotYet(other, reason)
+            elif self.parked is not None:
+                await self.parked.park(uow, envelope, other, reason)
+            else:
+                raise NotYet(other, reason)
+        return waiting
+
+    async def _replay(self, uow: UnitOfWork, key: str) -> None:
+        assert self.parked is not None
+
+        async def again(envelope: Envelope, uow: UnitOfWork) -> NotYet | None:
+            return await self._apply_once(envelope, uow, key=key)
+
+        await self.parked.replay(uow, key, again)
 
     async def _sweep(self) -> None:
         try:

@@ -150,6 +150,8 @@ class UnitOfWork:
         self.session: AsyncSession
         self.envelope: Envelope | None = None
         """In a consumer: the CloudEvent being applied (its id, time, source)."""
+        self.deferred: list[tuple[str, str]] = []
+        """In a consumer: other keys this event must be applied to again (see `defer`)."""
 
     async def __aenter__(self) -> UnitOfWork:
         if self.db._write_lock is not None:
@@ -164,6 +166,24 @@ class UnitOfWork:
         finally:
             if self.db._write_lock is not None:
                 self.db._write_lock.release()
+
+    async def lock(self, key: str) -> None:
+        """Serialise this transaction with every other one that locks the same key (a
+        ticket number) until it ends: a PostgreSQL transaction advisory lock. SQLite has
+        one writer at a time already."""
+        if self.db.is_sqlite:
+            return
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || :k))"),
+            {"k": f"key:{key}"},
+        )
+
+    def defer(self, key: str, reason: str) -> None:
+        """In a consumer: the event applied what it could, but another key (a ticket whose
+        parent event has not arrived) still waits; the platform parks the event under
+        `key` and replays the whole event after that key's next event. The handler must
+        be idempotent for it, and should `lock(key)` before reading what it decides on."""
+        self.deferred.append((key, reason))
 
     def publish(self, event: Event) -> None:
         """Stage an event in this transaction's outbox: published only if it commits."""

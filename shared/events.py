@@ -79,7 +79,22 @@ TicketStatus = Literal[
     "reopened",
     "cancelled",
 ]
-ClockName = Literal["acceptance", "first_reply", "resolution", "regulator"]
+ClockName = Literal[
+    "acceptance",
+    "first_reply",
+    "resolution",
+    "regulator",
+    "initial_investigation",
+    "confirmation",
+    "detailed_investigation",
+    "closed_loop",
+    "result_feedback",
+    "archive",
+    "sp_acknowledge",
+    "sp_answer",
+    "agent_promise",
+]
+"""Every clock the SLA policy knows (services/sla/policy.py; most are off by default)."""
 TERMINAL_STATUSES: frozenset[TicketStatus] = frozenset({"closed", "cancelled"})
 """A complaint in one of these is over: nothing more happens to it."""
 
@@ -270,6 +285,20 @@ class SlaMet(Event):
     clock: str
     due_at: datetime
     met_at: datetime
+
+
+class SlaDeadlineExtended(Event):
+    """A clock's limit was extended (延期, seed 003 §4.1): the customer is told the reason."""
+
+    topic: ClassVar[str] = SLA_TOPIC
+    clock: str
+    old_due_at: datetime
+    new_due_at: datetime
+    provisional: bool = False
+    working_days: int
+    reason: str
+    extended_by: str
+    extended_at: datetime
 
 
 # --- refund: complaints.refund.v1 -----------------------------------------------------

@@ -154,7 +154,7 @@ def create_parked_event_table() -> None:
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("parked_at", UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_parked_event")),
-        sa.UniqueConstraint("event_id", name=op.f("uq_parked_event_event_id")),
+        sa.UniqueConstraint("event_id", "key", name=op.f("uq_parked_event_event_id")),
     )
     with op.batch_alter_table("parked_event", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_parked_event_key"), ["key"], unique=False)

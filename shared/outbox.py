@@ -18,7 +18,19 @@ from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import Index, Integer, String, Text, event, func, insert, select, text, update
+from sqlalchemy import (
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -86,9 +98,10 @@ def platform_models(base: type[DeclarativeBase]) -> PlatformModels:
         after the next event for its key applies, dead-lettered after the TTL."""
 
         __tablename__ = "parked_event"
+        __table_args__ = (UniqueConstraint("event_id", "key"),)
         id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
         key: Mapped[str] = mapped_column(String(100), index=True)
-        event_id: Mapped[str] = mapped_column(String(36), unique=True)
+        event_id: Mapped[str] = mapped_column(String(36))
         event_type: Mapped[str] = mapped_column(String(100))
         topic: Mapped[str] = mapped_column(String(200))
         headers: Mapped[str] = mapped_column(Text)

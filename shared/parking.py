@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select
 
 from shared.cloudevents import Envelope, decode, encode
 from shared.db import Database, UnitOfWork, utcnow
@@ -45,28 +45,30 @@ class ParkedEvents:
 
     async def lock(self, uow: UnitOfWork, key: str) -> None:
         """Serialise this transaction with every other one for the same key (PostgreSQL)."""
-        if uow.db.is_sqlite:
-            return  # one writer at a time already
-        await uow.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || :k))"),
-            {"k": f"parked:{self.group}:{key}"},
-        )
+        await uow.lock(key)
 
-    def park(self, uow: UnitOfWork, envelope: Envelope, not_yet: NotYet) -> None:
-        """Keep an event that cannot apply yet (in the caller's transaction)."""
+    async def park(self, uow: UnitOfWork, envelope: Envelope, key: str, reason: str) -> None:
+        """Keep an event that cannot apply yet for `key` (in the caller's transaction);
+        once per event and key."""
+        model = self.model
+        if await uow.session.scalar(
+            select(model.id).where(model.event_id == envelope.id, model.key == key)
+        ):
+            return
         _, value, headers = encode(envelope)
         uow.session.add(
-            self.model(
-                key=not_yet.key,
+            model(
+                key=key,
                 event_id=envelope.id,
                 event_type=envelope.type,
                 topic=envelope.event.topic,
                 headers=json.dumps([[k, v.decode()] for k, v in headers]),
                 value=value.decode(),
-                reason=not_yet.reason,
+                reason=reason,
             )
         )
-        log.info("%s: parked %s %s: %s", self.group, envelope.type, envelope.id, not_yet.reason)
+        await uow.session.flush()
+        log.info("%s: parked %s %s for %s: %s", self.group, envelope.type, envelope.id, key, reason)
 
     async def replay(self, uow: UnitOfWork, key: str, apply: Apply) -> int:
         """Apply the key's parked events in order until a pass applies none; the count."""

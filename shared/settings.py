@@ -42,6 +42,19 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str | None = Field(None, validation_alias=_alias("JWT_AUDIENCE"))
     jwt_issuer: str | None = Field(None, validation_alias=_alias("JWT_ISSUER"))
 
+    access_sub_units: dict[str, list[str]] = Field(
+        default_factory=dict, validation_alias=_alias("ACCESS_SUB_UNITS")
+    )
+    """Department -> its sub-units (JSON), for room/centre managers' scope (seed 003 §4.5)."""
+    access_partner_orgs: dict[str, list[str]] = Field(
+        default_factory=dict, validation_alias=_alias("ACCESS_PARTNER_ORGS")
+    )
+    """Partner id -> further `source.org` names it may transfer as (JSON); its id always."""
+    access_partner_sp_codes: dict[str, list[str]] = Field(
+        default_factory=dict, validation_alias=_alias("ACCESS_PARTNER_SP_CODES")
+    )
+    """Partner id -> the SP codes it speaks for (JSON): it reads the tickets that concern them."""
+
     database_url: str | None = None
     db_schema: str | None = None
     host: str = "127.0.0.1"

@@ -4,7 +4,7 @@ import asyncio
 
 from fastapi import FastAPI
 
-from services.intake import classifier, partner_api, reports, tmf
+from services.intake import audit_api, classifier, partner_api, reports, tmf
 from services.intake.api import router
 from services.intake.consumer import HANDLERS
 from services.intake.models import platform
@@ -19,7 +19,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         title="Intake",
         description="Registers complaints from every channel, classifies them and owns "
         "their lifecycle (system of record, first-contact owner).",
-        routers=[router, partner_api.router, tmf.router, reports.router],
+        routers=[audit_api.router, router, partner_api.router, tmf.router, reports.router],
         handlers=HANDLERS,
         on_start=_warm_up,
     )

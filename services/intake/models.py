@@ -95,3 +95,20 @@ class SurgeSeen(Base):
     level: Mapped[str] = mapped_column(String(32))
     count: Mapped[int] = mapped_column(Integer)
     first_raised_at: Mapped[datetime]
+
+
+class AccessAudit(Base):
+    """Who saw a full number, searched by one or exported complaints: when, what and why
+    (seed 003 §6.5 保密; PIPL)."""
+
+    __tablename__ = "access_audit"
+    __table_args__ = (Index("ix_access_audit_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    action: Mapped[str] = mapped_column(String(32))
+    """read_msisdn | search_msisdn | export"""
+    ticket_nos: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reason: Mapped[str] = mapped_column(String(300))

@@ -25,7 +25,7 @@ from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
 
-from services.intake import domain, handlers
+from services.intake import access, domain, handlers
 from services.intake.lifecycle import Command
 from services.intake.models import Complaint, TimelineEntry
 from services.intake.schemas import ComplaintCreate, Source
@@ -38,7 +38,9 @@ from shared.service import Runtime, runtime
 
 BASE = "/tmf-api/troubleTicket/v4/troubleTicket"
 router = APIRouter(prefix=BASE, tags=["TMF621 trouble ticket"], responses=PROBLEM_RESPONSES)
-Caller = Annotated[Principal, Depends(require_roles("partner", "agent", "frontline", "ops"))]
+TMF_ROLES = ("partner", "agent", "frontline", "ops")
+Caller = Annotated[Principal, Depends(require_roles(*TMF_ROLES))]
+Readable = Annotated[Principal, Depends(access.ticket_access("read", TMF_ROLES, "id"))]
 Rt = Annotated[Runtime, Depends(runtime)]
 
 TmfStatus = Literal[
@@ -142,7 +144,7 @@ class TroubleTicket(BaseModel):
 
 
 def _to_tmf(c: Complaint, timeline: list[TimelineEntry], principal: Principal) -> TroubleTicket:
-    full = principal.has_any(*domain.ROLES_SEEING_FULL_MSISDN)
+    full = principal.has_any(*access.RULES.full_msisdn_roles)
     changes = [t for t in timeline if t.kind == "status"]
     last = changes[-1] if changes else None
     resolution_due = next((s.get("due_at") for s in c.sla if s.get("name") == "resolution"), None)
@@ -168,7 +170,7 @@ def _to_tmf(c: Complaint, timeline: list[TimelineEntry], principal: Principal) -
             RelatedParty(
                 id=c.msisdn if full else (mask_msisdn(c.msisdn) or ""),
                 role="customer",
-                name=c.details.get("customer_name"),
+                name=c.details.get("customer_name") if full else None,
                 referred_type="Individual",
             )
         ],
@@ -237,7 +239,7 @@ async def create_trouble_ticket(
             customer_name=next(
                 (p.name for p in body.relatedParty if p.role.lower() == "customer"), None
             ),
-            source=Source(org=principal.sub, external_id=body.externalId)
+            source=Source(org=access.partner_id(principal), external_id=body.externalId)
             if body.externalId
             else None,
         )
@@ -252,7 +254,7 @@ async def create_trouble_ticket(
     )
     async with rt.db.uow() as uow:
         existing = (
-            await handlers.find_by_source(uow, principal.sub, body.externalId)
+            await handlers.find_by_source(uow, access.partner_id(principal), body.externalId)
             if body.externalId
             else None
         )
@@ -290,7 +292,7 @@ async def list_trouble_tickets(
     ticketType: Literal[domain.CATEGORIES] | None = None,  # type: ignore[valid-type]
     externalId: Annotated[str | None, Query(max_length=100)] = None,
 ) -> list[dict[str, Any]]:
-    query = select(Complaint)
+    query = select(Complaint).where(access.list_filter(principal, rt.settings))
     if status is not None:
         query = query.where(Complaint.status.in_(FROM_TMF.get(status, [])))
     if severity is not None:
@@ -327,7 +329,7 @@ async def list_trouble_tickets(
 @router.get("/{id}", summary="One trouble ticket")
 async def get_trouble_ticket(
     id: str,
-    principal: Caller,
+    principal: Readable,
     rt: Rt,
     fields: str | None = Query(None, max_length=500),
 ) -> dict[str, Any]:
@@ -358,12 +360,15 @@ def _commands_towards(target: TmfStatus, status: str) -> list[Command]:
 @router.patch("/{id}", summary="Update a trouble ticket (JSON merge patch)")
 async def patch_trouble_ticket(
     id: str,
-    principal: Caller,
+    principal: Readable,
     rt: Rt,
     patch: Annotated[TroubleTicketPatch, Body(media_type="application/merge-patch+json")],
 ) -> dict[str, Any]:
     async with rt.db.uow() as uow:
         complaint, timeline = await _load_with_timeline(uow, id)
+        if patch.status is not None or patch.ticketType is not None:
+            # lifecycle and classification are the handling department's; partners add notes
+            access.check(complaint, id, principal, rt, "act")
         if complaint.status in ("closed", "cancelled"):
             raise Problem(
                 422, "Ticket is closed", f"{id} is {TO_TMF[complaint.status]}; it cannot change"

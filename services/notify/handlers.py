@@ -15,12 +15,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from services.notify import domain
-from services.notify.models import EarlyCustomerMessage, Notification, TicketContact
+from services.notify.models import Notification, TicketContact
 from services.notify.recording import contact, record
 from services.notify.settings import NotifySettings
 from services.notify.templates import template
 from shared.cloudevents import Envelope
 from shared.db import UnitOfWork, utcnow
+from shared.errors import NotYet
 from shared.events import (
     RefundApproved,
     RefundPaid,
@@ -78,16 +79,6 @@ class Notify:
             alternate=times is None,
             send_after=utcnow() + (wait if times is None else timedelta(0)),
         )
-        early = await uow.session.scalars(
-            select(EarlyCustomerMessage)
-            .where(EarlyCustomerMessage.ticket_no == event.ticket_no)
-            .order_by(EarlyCustomerMessage.at)
-        )
-        for message in early.all():
-            await self._to_customer(
-                uow, message.source_event_id, row, message.template, message.values
-            )
-            await uow.session.delete(message)
 
     async def sla_clocks_started(self, uow: UnitOfWork, envelope: Envelope) -> None:
         event = envelope.event
@@ -150,20 +141,9 @@ class Notify:
         values: dict[str, str],
     ) -> None:
         if row.msisdn is None:
-            # Read ahead of the ticket's TicketReceived (another topic): send it when the
-            # customer's number arrives.
-            key = (source_event_id, name, row.ticket_no)
-            if await uow.session.get(EarlyCustomerMessage, key) is None:
-                uow.session.add(
-                    EarlyCustomerMessage(
-                        source_event_id=source_event_id,
-                        template=name,
-                        ticket_no=row.ticket_no,
-                        values=values,
-                    )
-                )
-            log.info("%s for %s waits for the customer's number", name, row.ticket_no)
-            return
+            # Read ahead of the ticket's TicketReceived (another topic): the platform parks
+            # the event and replays it when the customer's number arrives.
+            raise NotYet(row.ticket_no, f"{name} before TicketReceived: no customer number yet")
         await record(
             uow,
             source_event_id,
@@ -195,6 +175,8 @@ class Notify:
         event = envelope.event
         assert isinstance(event, SurgeResolved)
         tickets = sorted(set(event.tickets) | {event.ticket_no})
+        for ticket_no in tickets:  # in one order, so two surges cannot lock each other out
+            await uow.lock(ticket_no)
         rows = (
             await uow.session.scalars(
                 select(TicketContact)
@@ -210,6 +192,6 @@ class Notify:
         for row in first_per_customer.values():
             await self._to_customer(uow, envelope.id, row, "surge_resolved", values)
         for ticket_no in sorted(set(tickets) - {row.ticket_no for row in rows}):
-            await self._to_customer(
-                uow, envelope.id, await contact(uow, ticket_no), "surge_resolved", values
-            )
+            # Its TicketReceived has not arrived: this event is replayed when it does (the
+            # customers told now are not told again: one message per source and number).
+            uow.defer(ticket_no, "surge_resolved before TicketReceived: no customer number yet")

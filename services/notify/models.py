@@ -95,19 +95,6 @@ class TicketContact(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class EarlyCustomerMessage(Base):
-    """A customer message whose trigger (a refund, a surge's end) was read before the ticket's
-    TicketReceived told us the customer's number: the topics are not ordered with each other.
-    Recorded for sending when the number arrives."""
-
-    __tablename__ = "early_customer_message"
-    source_event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    template: Mapped[str] = mapped_column(String(64), primary_key=True)
-    ticket_no: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
-    values: Mapped[dict[str, str]] = mapped_column(JSON)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
 class OptOut(Base):
     """Customers who asked not to receive optional SMS."""
 

@@ -11,8 +11,9 @@ from sqlalchemy import or_, select, update
 from services.sla import domain
 from services.sla.calendar import WorkingCalendar
 from services.sla.calendar_store import CalendarCache
-from services.sla.clock import DEFAULT_POLICY, SHANGHAI, Policy
-from services.sla.models import Clock
+from services.sla.clock import SHANGHAI, Limit
+from services.sla.models import Clock, PolicyVersion
+from services.sla.policy import CLOCK_ORDER, SlaPolicy, met_by
 from services.sla.settings import SlaSettings
 from shared.cloudevents import Envelope
 from shared.db import Database, UnitOfWork, utcnow
@@ -29,26 +30,30 @@ from shared.events import (
     TicketStatusChanged,
     TicketTransferred,
 )
+from shared.policy_store import PolicyStore
 
 
-def _published(c: Clock) -> SlaClock:
+def published_clock(c: Clock) -> SlaClock:
     return SlaClock(name=c.name, due_at=c.due_at, state=c.state, provisional=c.provisional)
 
 
 def _ordered(clocks: Sequence[Clock]) -> list[Clock]:
-    return sorted(clocks, key=lambda c: domain.CLOCK_ORDER.index(c.name))
+    return sorted(clocks, key=lambda c: CLOCK_ORDER.index(c.name))
 
 
 class Sla:
     """The SLA use cases with their policy, warning rule and calendar cache."""
 
-    def __init__(
-        self, settings: SlaSettings, cache: CalendarCache, policy: Policy = DEFAULT_POLICY
-    ) -> None:
+    def __init__(self, settings: SlaSettings, cache: CalendarCache) -> None:
         self.settings = settings
         self.cache = cache
-        self.policy = policy
+        self.policies = PolicyStore("sla", SlaPolicy, PolicyVersion, settings.policy)
         self.rule = settings.warning_rule()
+
+    async def policy(self, uow: UnitOfWork, received_at: datetime | None = None) -> SlaPolicy:
+        """The policy in force when the complaint was received (now if None)."""
+        policy: SlaPolicy = await self.policies.in_force(uow.session, received_at)
+        return policy
 
     async def calendar(self, uow: UnitOfWork) -> WorkingCalendar:
         return await self.cache.get(uow.session)
@@ -66,31 +71,59 @@ class Sla:
             return  # a reclassification does not restart clocks
         calendar = await self.calendar(uow)
         now = utcnow()
-        limits = self.policy.limits(
-            severity=event.severity, channel=event.channel, over_level=event.over_level
+        policy = await self.policy(uow, event.received_at)
+        limits = policy.limits(
+            severity=event.severity,
+            channel=event.channel,
+            category=event.category,
+            over_level=event.over_level,
         )
+        template = Clock(
+            ticket_no=event.ticket_no,
+            name="",
+            severity=event.severity,
+            channel=event.channel,
+            over_level=event.over_level,
+            category=event.category,
+            handler_department=None,
+            limit_unit="hours",
+            limit_amount=1,
+            started_at=event.received_at,
+        )
+        clocks = self._start(template, limits, event.received_at, calendar, now)
+        uow.session.add_all(clocks)
+        uow.publish(
+            SlaClocksStarted(ticket_no=event.ticket_no, clocks=[published_clock(c) for c in clocks])
+        )
+
+    def _start(
+        self,
+        like: Clock,
+        limits: dict[str, Limit],
+        at: datetime,
+        calendar: WorkingCalendar,
+        now: datetime,
+    ) -> list[Clock]:
+        """New running clocks for these limits, for the ticket `like` describes."""
         clocks = []
         for name, limit in limits.items():
             clock = Clock(
-                ticket_no=event.ticket_no,
+                ticket_no=like.ticket_no,
                 name=name,
-                severity=event.severity,
-                channel=event.channel,
-                over_level=event.over_level,
-                category=event.category,
-                handler_department=None,  # a parked TicketAssigned is replayed right after
+                severity=like.severity,
+                channel=like.channel,
+                over_level=like.over_level,
+                category=like.category,
+                handler_department=like.handler_department,  # a parked TicketAssigned follows
                 limit_unit=limit.unit,
                 limit_amount=limit.amount,
-                started_at=event.received_at,
+                started_at=at,
                 pauses=[],
                 state="running",
             )
             domain.refresh(clock, calendar, now, self.rule)
             clocks.append(clock)
-        uow.session.add_all(clocks)
-        uow.publish(
-            SlaClocksStarted(ticket_no=event.ticket_no, clocks=[_published(c) for c in clocks])
-        )
+        return clocks
 
     async def ticket_assigned(self, uow: UnitOfWork, envelope: Envelope) -> None:
         event = envelope.event
@@ -132,16 +165,18 @@ class Sla:
                 new = log.resume(at)
             if event.to_status == "reopened" and clock.name == "resolution" and log.met_at:
                 new = new.reopen(at)
-            if clock.name in domain.MEETS.get(event.to_status, ()) and new.met_at is None:
+            if met_by(event.to_status, [clock.name]) and new.met_at is None:
                 new = new.meet(at)
                 met.append(clock)
             if new != log or clock.state == "cancelled":
                 domain.store_log(clock, new)
                 changed.append(clock)
-        if not changed:
-            return
         calendar = await self.calendar(uow)
         now = utcnow()
+        started = await self._clocks_starting_on(uow, event.to_status, clocks, at, calendar, now)
+        if not changed and not started:
+            return
+        clocks = _ordered([*clocks, *started])
         for clock in changed:
             domain.refresh(clock, calendar, now, self.rule)
         for clock in met:
@@ -157,10 +192,37 @@ class Sla:
         uow.publish(
             SlaDeadlinesChanged(
                 ticket_no=event.ticket_no,
-                clocks=[_published(c) for c in clocks],
+                clocks=[published_clock(c) for c in clocks],
                 reason=f"status:{event.to_status}",
             )
         )
+
+    async def _clocks_starting_on(
+        self,
+        uow: UnitOfWork,
+        status: str,
+        clocks: list[Clock],
+        at: datetime,
+        calendar: WorkingCalendar,
+        now: datetime,
+    ) -> list[Clock]:
+        """Clocks that start when the ticket reaches `status` (e.g. result feedback and
+        archive start at resolution), under the policy of the ticket's receipt."""
+        first = clocks[0]
+        policy = await self.policy(uow, first.started_at)
+        limits = policy.limits(
+            severity=first.severity,
+            channel=first.channel,
+            category=first.category,
+            over_level=first.over_level,
+            starts_on=status,
+        )
+        have = {c.name for c in clocks}
+        started = self._start(
+            first, {k: v for k, v in limits.items() if k not in have}, at, calendar, now
+        )
+        uow.session.add_all(started)
+        return started
 
     # --- timers -------------------------------------------------------------------------
     async def fire(
@@ -294,7 +356,7 @@ class Sla:
             uow.publish(
                 SlaDeadlinesChanged(
                     ticket_no=ticket_no,
-                    clocks=[_published(c) for c in _ordered(clocks)],
+                    clocks=[published_clock(c) for c in _ordered(clocks)],
                     reason=reason,
                 )
             )

@@ -24,7 +24,7 @@ def _body(external_id: str = "12300-2026-000123", **overrides: Any) -> bytes:
     data = complaint(
         channel="regulator",
         description="用户向工信部申诉：多次投诉宽带断网无人处理",
-        source={"org": "MIIT 12300", "external_id": external_id},
+        source={"org": "miit_12300", "external_id": external_id},
         **overrides,
     )
     return json.dumps(data, ensure_ascii=False).encode()
@@ -61,7 +61,7 @@ async def test_a_signed_partner_complaint_is_registered_as_over_level(intake: An
     assert r.status_code == 201, r.text
     ticket = r.json()
     assert ticket["over_level"] is True
-    assert ticket["source"] == {"org": "MIIT 12300", "external_id": "12300-2026-000123"}
+    assert ticket["source"] == {"org": "miit_12300", "external_id": "12300-2026-000123"}
     assert ticket["msisdn"] == "138****8000"  # partners see the number masked
     assert await _count(rt) == 1
 
