@@ -362,6 +362,27 @@ def _problem_schema_in_openapi(app: FastAPI) -> None:
             },
             "required": ["title", "status"],
         }
+        components["schemas"]["Error"] = {
+            "type": "object",
+            "description": "TMF630 Error, returned by the TMF Open API routes (/tmf-api/...); "
+            "`errors` (an extension) names the offending fields.",
+            "properties": {
+                "code": {"type": "string"},
+                "reason": {"type": "string"},
+                "message": {"type": "string"},
+                "status": {"type": "string"},
+                "referenceError": {"type": "string"},
+                "@type": {"type": "string"},
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                    },
+                },
+            },
+            "required": ["code", "reason"],
+        }
         components.setdefault("securitySchemes", {})
         app.openapi_schema = schema
         return schema

@@ -13,7 +13,7 @@ from services.intake import access
 from services.intake.api import HANDLER_ROLES
 from services.intake.models import AccessAudit, Complaint
 from shared.auth import Principal, require_roles
-from shared.errors import PROBLEM_RESPONSES
+from shared.errors import PROBLEM_RESPONSES, Problem
 from shared.pagination import decode_int_cursor, encode_cursor
 from shared.phone import national
 from shared.service import Runtime, runtime
@@ -62,6 +62,8 @@ async def lookup_msisdn(
     async with rt.db.sessions() as session:
         c = await session.scalar(select(Complaint).where(Complaint.ticket_no == ticket_no))
     assert c is not None  # the dependency checked it
+    if c.msisdn is None:
+        raise Problem(404, "Not Found", f"{ticket_no} has no customer number")
     await access.audit_now(rt, principal, "lookup_msisdn", [ticket_no], reason)
     return MsisdnRead(ticket_no=ticket_no, msisdn=c.msisdn, national=national(c.msisdn))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -11,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from services.intake import classifier, domain
 from services.intake.lifecycle import Command, IllegalTransition, Status, next_status
 from services.intake.models import Complaint, SurgeSeen, TimelineEntry
-from services.intake.schemas import ComplaintCreate
+from services.intake.schemas import NewComplaint
 from shared.auth import Principal
 from shared.cloudevents import Envelope
 from shared.db import UnitOfWork, utcnow
@@ -46,11 +47,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RegisterComplaint:
-    data: ComplaintCreate
+    data: NewComplaint
     principal: Principal
     accepting_department: str
     over_level: bool = False
     """Set for partner transfers (12300, consumer associations, ...) whatever the channel."""
+    source_org: str | None = None
+    """The partner filing it when `data.source` is not given (TMF621 callers)."""
+    source_external_id: str | None = None
 
 
 async def find_by_source(uow: UnitOfWork, org: str, external_id: str) -> Complaint | None:
@@ -76,7 +80,9 @@ async def register_complaint(cmd: RegisterComplaint, *, uow: UnitOfWork) -> Comp
             joint_complainants=data.joint_complainants,
         ),
     )
-    over_level = cmd.over_level or data.source is not None or domain.is_over_level(data.channel)
+    source_org = data.source.org if data.source else cmd.source_org
+    external_id = data.source.external_id if data.source else cmd.source_external_id
+    over_level = cmd.over_level or external_id is not None or domain.is_over_level(data.channel)
     details = data.model_dump(
         mode="json",
         exclude={
@@ -91,6 +97,10 @@ async def register_complaint(cmd: RegisterComplaint, *, uow: UnitOfWork) -> Comp
         },
         exclude_defaults=True,
     )
+    if data.msisdn is None:
+        details["no_customer_reason"] = details.get("no_customer_reason") or (
+            f"no customer number given ({data.channel} via {cmd.principal.sub})"
+        )
     hints = classifier.detect_major_hints(data.description)
     if hints.reasons:
         details["text_hints"] = list(hints.reasons)  # for the agent; the flags decide `major`
@@ -113,8 +123,8 @@ async def register_complaint(cmd: RegisterComplaint, *, uow: UnitOfWork) -> Comp
         accepted_by=cmd.principal.sub,
         desk_id=data.desk_id,
         store_id=data.store_id,
-        source_org=data.source.org if data.source else None,
-        source_external_id=data.source.external_id if data.source else None,
+        source_org=source_org,
+        source_external_id=external_id,
         details=details,
         sla=[],
         refunds={},
@@ -145,12 +155,14 @@ async def register_complaint(cmd: RegisterComplaint, *, uow: UnitOfWork) -> Comp
         TicketReceived(
             **common,
             msisdn=data.msisdn,
-            msisdn_masked=mask_msisdn(data.msisdn) or "",
+            msisdn_masked=mask_msisdn(data.msisdn) if data.msisdn else None,
+            no_customer_reason=details.get("no_customer_reason"),
             user_type=data.user_type,
             description=data.description,
             category_hint=data.category,
             location=data.location,
-            source_org=data.source.org if data.source else None,
+            source_org=source_org,
+            email=str(data.email) if data.email else None,
         )
     )
     uow.publish(
@@ -203,6 +215,8 @@ class Transition:
     reason: str | None = None
     detail: dict[str, object] | None = None
     satisfied: bool | None = None
+    at: datetime | None = None
+    """When it happened (the system's timers pass their clock); now by default."""
 
 
 def _illegal(exc: IllegalTransition) -> Problem:
@@ -228,7 +242,7 @@ async def transition(cmd: Transition, *, uow: UnitOfWork) -> Complaint:
         )
     except IllegalTransition as exc:
         raise _illegal(exc) from exc
-    now = utcnow()
+    now = cmd.at or utcnow()
     detail = dict(cmd.detail or {})
     if cmd.command == "hold":
         complaint.held_from = move.from_
@@ -236,10 +250,16 @@ async def transition(cmd: Transition, *, uow: UnitOfWork) -> Complaint:
         complaint.held_from = None
     elif cmd.command == "resolve":
         complaint.resolution = {**detail, "by": cmd.actor, "at": now.isoformat()}
-    elif cmd.command == "feedback":
+        complaint.resolved_at = now
+    elif cmd.command in ("feedback", "close_unanswered"):
         complaint.feedback = {**detail, "at": now.isoformat()}
         if move.to == "reopened":
             complaint.reopen_count += 1
+            complaint.resolved_at = None
+    elif cmd.command == "archive":
+        complaint.archived_at = now
+    if move.to == "closed":
+        complaint.closed_at, complaint.archive_due_at = now, None  # planned by the archiver
     complaint.status = move.to
     _record_status(uow, complaint, move.from_, move.to, cmd.actor, cmd.reason, detail, now)
     uow.publish(
@@ -251,9 +271,15 @@ async def transition(cmd: Transition, *, uow: UnitOfWork) -> Complaint:
             reason=cmd.reason,
             changed_at=now,
             satisfied=cmd.satisfied,
+            resolution=_result_text(complaint) if move.to == "resolved" else None,
         )
     )
     return complaint
+
+
+def _result_text(complaint: Complaint) -> str | None:
+    text = (complaint.resolution or {}).get("resolution")
+    return str(text) if text else None
 
 
 def _record_status(
@@ -278,8 +304,10 @@ def _record_status(
 
 
 async def add_note(uow: UnitOfWork, ticket_no: str, author: str, text: str) -> TimelineEntry:
-    """Notes are append-only: there is no edit or delete."""
+    """Notes are append-only: there is no edit or delete; an archived complaint is read-only."""
     complaint = await load(uow, ticket_no)
+    if complaint.status == "archived":
+        raise _illegal(IllegalTransition("add a note to", "archived"))
     now = utcnow()
     entry = TimelineEntry(
         complaint_id=complaint.id, kind="note", actor=author, at=now, detail={"text": text}
@@ -494,7 +522,12 @@ async def survey_replied(uow: UnitOfWork, envelope: Envelope) -> None:
             command="feedback",
             actor="customer:sms",
             satisfied=event.satisfied,
-            detail={"satisfied": event.satisfied, "via": "sms", "reply": event.raw_reply},
+            detail={
+                "satisfied": event.satisfied,
+                "score": event.score,
+                "via": "sms",
+                "reply": event.raw_reply,
+            },
         ),
         uow=uow,
     )

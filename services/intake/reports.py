@@ -66,6 +66,9 @@ class MonthlyReport(BaseModel):
     reopen_rate: Rate = Field(description="Reopened at least once / resolved or closed")
     major: int
     over_level: int
+    without_customer: int = Field(
+        0, description="Tickets without a customer number (TMF621/partner fault reports)"
+    )
     refunds_by_tier: list[RefundTier]
     surges: int
     surges_by_level: dict[str, int]
@@ -101,6 +104,7 @@ class _Tally:
     reopened: int = 0
     major: int = 0
     over_level: int = 0
+    without_customer: int = 0
 
 
 def _tally(complaints: list[Complaint]) -> tuple[_Tally, list[RefundTier], Counter[str]]:
@@ -119,6 +123,7 @@ def _tally(complaints: list[Complaint]) -> tuple[_Tally, list[RefundTier], Count
         t.counts["status"][c.status] += 1
         t.major += c.major
         t.over_level += c.over_level
+        t.without_customer += c.msisdn is None
         for clock in c.sla:
             name, state = clock.get("name"), clock.get("state")
             if state in ("met", "breached") and name in CLOCKS:
@@ -182,6 +187,7 @@ async def build_report(rt: Runtime, month: str) -> MonthlyReport:
         reopen_rate=_rate(t.reopened, t.finished),
         major=t.major,
         over_level=t.over_level,
+        without_customer=t.without_customer,
         refunds_by_tier=refund_tiers,
         surges=len(surges),
         surges_by_level=dict(Counter(s.level for s in surges).most_common()),
@@ -207,6 +213,7 @@ def to_csv(report: MonthlyReport) -> str:
     w = csv.writer(out)
     w.writerow(["section", "key", "value"])
     w.writerow(["total", "complaints", report.complaints])
+    w.writerow(["total", "without_customer", report.without_customer])
     for section in ("by_category", "by_channel", "by_department", "by_status"):
         for k, v in getattr(report, section).items():
             w.writerow([section, k, v])
@@ -280,7 +287,8 @@ section {{ margin-top: 24px; }}
 <h1>Monthly complaint report 投诉月度通报 — {report.month}</h1>
 <div class="cards">
 <div class="card"><b>Complaints 投诉量</b><span id="total">{report.complaints}</span>
-<small>major {report.major} · over-level {report.over_level}</small></div>
+<small>major {report.major} · over-level {report.over_level}
+ · without a customer {report.without_customer}</small></div>
 {cards}
 <div class="card"><b>Surges 批量投诉</b><span>{report.surges}</span><small>&nbsp;</small></div>
 </div>

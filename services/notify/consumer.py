@@ -19,6 +19,7 @@ from shared.events import (
     RefundPaid,
     SlaBreached,
     SlaClocksStarted,
+    SlaDeadlineExtended,
     SlaWarning,
     SurgeResolved,
     TicketAssigned,
@@ -29,8 +30,11 @@ from shared.events import (
 )
 
 
-async def fan_out(uow: UnitOfWork, envelope: Envelope) -> None:
-    await queue_for_partners(uow, envelope)
+def _fan_out(settings: NotifySettings) -> Handler:
+    async def fan_out(uow: UnitOfWork, envelope: Envelope) -> None:
+        await queue_for_partners(uow, envelope, settings)
+
+    return fan_out
 
 
 def _chain(steps: Sequence[Handler]) -> Handler:
@@ -50,6 +54,7 @@ def make_handlers(settings: NotifySettings) -> dict[type[Event], Handler]:
         TicketAssigned: notify.ticket_assigned,
         TicketEscalated: staff.ticket_escalated,
         SlaClocksStarted: notify.sla_clocks_started,
+        SlaDeadlineExtended: notify.sla_deadline_extended,
         SlaWarning: staff.sla_warning,
         SlaBreached: staff.sla_breached,
         ProgressNoticeDue: staff.progress_notice_due,
@@ -59,6 +64,6 @@ def make_handlers(settings: NotifySettings) -> dict[type[Event], Handler]:
     }
     # Partners hear after our own projection is updated (TMF bodies read it).
     return {
-        event: _chain([handler, fan_out]) if event in PARTNER_EVENTS else handler
+        event: _chain([handler, _fan_out(settings)]) if event in PARTNER_EVENTS else handler
         for event, handler in own.items()
     }

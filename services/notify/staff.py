@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from services.notify import domain
 from services.notify.models import TicketContact
+from services.notify.policy import threshold_text, trigger_name
 from services.notify.recording import contact, record
 from services.notify.settings import NotifySettings
 from shared.cloudevents import Envelope
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, utcnow
 from shared.events import ProgressNoticeDue, SlaBreached, SlaWarning, TicketEscalated
 
 
@@ -46,9 +47,9 @@ class StaffMail:
         values = {
             "ticket_no": event.ticket_no,
             "clock": domain.clock_name(event.clock),
-            "due_at": domain.local_time_text(event.due_at, self.settings.timezone),
-            "threshold": event.threshold,
-            "handler_department": handler or "未分派",
+            "due_at": domain.deadline_text(event.due_at, utcnow(), self.settings.timezone),
+            "threshold": threshold_text(event.threshold),
+            "handler_department": self.settings.department_name(handler),
         }
         recipients = self._handler_and_supervisor(row, handler)
         await self._to_staff(uow, envelope, "sla_warning", recipients, values)
@@ -61,8 +62,8 @@ class StaffMail:
         values = {
             "ticket_no": event.ticket_no,
             "clock": domain.clock_name(event.clock),
-            "due_at": domain.local_time_text(event.due_at, self.settings.timezone),
-            "handler_department": handler or "未分派",
+            "due_at": domain.deadline_text(event.due_at, utcnow(), self.settings.timezone),
+            "handler_department": self.settings.department_name(handler),
         }
         recipients = self._handler_and_supervisor(row, handler)
         await self._to_staff(uow, envelope, "sla_breached", recipients, values)
@@ -75,9 +76,9 @@ class StaffMail:
         values = {
             "ticket_no": event.ticket_no,
             "supervisor": event.supervisor,
-            "trigger": event.trigger,
+            "trigger": trigger_name(event.trigger),
             "reason": event.reason,
-            "handler_department": event.handler_department,
+            "handler_department": self.settings.department_name(event.handler_department),
             "escalated_at": domain.local_time_text(event.escalated_at, self.settings.timezone),
         }
         recipients = self._handler_and_supervisor(row, event.handler_department)
@@ -89,10 +90,10 @@ class StaffMail:
         assert isinstance(event, ProgressNoticeDue)
         values = {
             "ticket_no": event.ticket_no,
-            "owner_department": event.owner_department,
-            "handler_department": event.handler_department,
+            "owner_department": self.settings.department_name(event.owner_department),
+            "handler_department": self.settings.department_name(event.handler_department),
             "days_open": str(event.days_open),
-            "due_at": domain.local_time_text(event.due_at, self.settings.timezone),
+            "due_at": domain.deadline_text(event.due_at, utcnow(), self.settings.timezone),
         }
         recipients = [self.settings.department_email(event.owner_department)]
         await self._to_staff(uow, envelope, "progress_notice", recipients, values)

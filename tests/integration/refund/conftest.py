@@ -30,6 +30,7 @@ def refund_settings(db_target: DbTarget, broker: Broker, **kw: Any) -> RefundSet
     kw.setdefault("consumers_enabled", False)
     kw.setdefault("relay_enabled", False)
     kw.setdefault("scheduler_interval_s", 0.1)
+    kw.setdefault("access_partner_sp_codes", {"sp-901234": ["SP901234"], "sp-777": ["SP777"]})
     settings: RefundSettings = settings_for(RefundSettings, db_target, broker.bootstrap, **kw)
     return settings
 
