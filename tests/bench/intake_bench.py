@@ -49,7 +49,8 @@ class _Row(_Base):
 
 
 def _bare_app(url: str) -> FastAPI:
-    engine = create_async_engine(url)
+    # the same 30 s busy timeout as the services' engines (a loaded machine waits longer)
+    engine = create_async_engine(url, connect_args={"timeout": 30})
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     app = FastAPI()
 
