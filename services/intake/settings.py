@@ -33,6 +33,17 @@ class IntakeSettings(ServiceSettings):
     as JSON); SPs not listed are reported without a rate."""
     partner_timestamp_tolerance_s: int = 300
     """How far a partner's `webhook-timestamp` may be from our clock."""
+    survey_no_reply_days: int = Field(3, ge=1)
+    """A resolved complaint whose survey got no answer in this many days is closed with
+    feedback `no_reply` (issue 15's default; the seeds name no number)."""
+    archive_after_working_days: int = Field(3, ge=1)
+    """Closed complaints are archived within this many working days (seed 003 §3.5.3,
+    完成后3个工作日内归档)."""
+    retention_years: int = Field(3, ge=1)
+    """Customer data of archived complaints is kept at least this long, then anonymised
+    (seed 003 §4.4.2, 保存至少3年); the statistics stay."""
+    lifecycle_batch: int = Field(200, ge=1)
+    """How many due complaints one timer tick closes, archives or anonymises."""
 
     @model_validator(mode="after")
     def _no_dev_partner_secrets_in_production(self) -> IntakeSettings:

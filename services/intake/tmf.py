@@ -35,6 +35,7 @@ from services.intake.tmf_schemas import (
     ATTRIBUTES,
     BASE,
     TmfStatus,
+    TroubleTicket,
     TroubleTicketCreate,
     TroubleTicketPatch,
 )
@@ -115,6 +116,7 @@ def _partner(principal: Principal) -> str | None:
     "",
     status_code=201,
     summary="Create a trouble ticket (registers a complaint)",
+    responses={201: {"model": TroubleTicket, "description": "Created"}},
     description=mapping.MAPPING_MARKDOWN,
 )
 async def create_trouble_ticket(
@@ -175,6 +177,7 @@ async def create_trouble_ticket(
 @router.get(
     "",
     summary="List trouble tickets (attribute filters, fields, offset/limit)",
+    responses={200: {"model": list[TroubleTicket], "description": "OK"}},
     description="Filter on any of: "
     + ", ".join(tmf_query.FILTERABLE)
     + " as `attr=v` (a comma means any of), `attr.op=v` or `attr[op]=v` with op in "
@@ -224,7 +227,11 @@ async def _timelines(session: Any, ids: list[int]) -> dict[int, list[Any]]:
     return out
 
 
-@router.get("/{id}", summary="One trouble ticket")
+@router.get(
+    "/{id}",
+    summary="One trouble ticket",
+    responses={200: {"model": TroubleTicket, "description": "OK"}},
+)
 async def get_trouble_ticket(
     id: str,
     principal: Readable,
@@ -296,7 +303,11 @@ async def _apply(
             )
 
 
-@router.patch("/{id}", summary="Update a trouble ticket (JSON merge patch)")
+@router.patch(
+    "/{id}",
+    summary="Update a trouble ticket (JSON merge patch)",
+    responses={200: {"model": TroubleTicket, "description": "Updated"}},
+)
 async def patch_trouble_ticket(
     id: str,
     principal: Readable,

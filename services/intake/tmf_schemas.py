@@ -27,6 +27,7 @@ class ChannelRef(_Tmf):
     id: str | None = Field(None, max_length=64)
     name: str | None = Field(None, max_length=64)
     href: str | None = Field(None, max_length=500)
+    referred_type: str | None = Field(None, alias="@referredType", max_length=64)
 
 
 class RelatedParty(_Tmf):
@@ -47,7 +48,7 @@ class RelatedEntity(_Tmf):
     referred_type: str | None = Field(None, alias="@referredType", max_length=64)
 
 
-class AttachmentRef(_Tmf):
+class AttachmentRefOrValue(_Tmf):
     """AttachmentRefOrValue as a reference only: we keep where the document is, not its
     bytes (`content` is refused)."""
 
@@ -91,7 +92,7 @@ def _severity(value: str) -> str:
 
 class References(BaseModel):
     relatedEntity: list[RelatedEntity] | None = Field(None, max_length=50)
-    attachment: list[AttachmentRef] | None = Field(None, max_length=50)
+    attachment: list[AttachmentRefOrValue] | None = Field(None, max_length=50)
     troubleTicketRelationship: list[TroubleTicketRelationship] | None = Field(None, max_length=50)
 
 
@@ -140,7 +141,7 @@ class TroubleTicket(References, _Tmf):
     description: str | None = None
     severity: str | None = None
     ticketType: str | None = None
-    status: str | None = None
+    status: TmfStatus | None = None
     statusChangeDate: datetime | None = None
     statusChangeReason: str | None = None
     creationDate: datetime | None = None

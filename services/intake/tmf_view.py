@@ -12,7 +12,7 @@ from services.intake.models import Complaint, TimelineEntry
 from services.intake.tmf_schemas import (
     BASE,
     SCHEMA_LOCATION,
-    AttachmentRef,
+    AttachmentRefOrValue,
     ChannelRef,
     RelatedEntity,
     RelatedParty,
@@ -82,7 +82,8 @@ def to_tmf(c: Complaint, timeline: list[TimelineEntry], principal: Principal) ->
         relatedParty=_customer(c, principal) or None,
         relatedEntity=[RelatedEntity.model_validate(e) for e in details.get("relatedEntity", [])]
         or None,
-        attachment=[AttachmentRef.model_validate(a) for a in details.get("attachment", [])] or None,
+        attachment=[AttachmentRefOrValue.model_validate(a) for a in details.get("attachment", [])]
+        or None,
         troubleTicketRelationship=[
             TroubleTicketRelationship.model_validate(r)
             for r in details.get("troubleTicketRelationship", [])
