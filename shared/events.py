@@ -78,6 +78,7 @@ TicketStatus = Literal[
     "pending",
     "reopened",
     "cancelled",
+    "archived",
 ]
 ClockName = Literal[
     "acceptance",
@@ -95,7 +96,7 @@ ClockName = Literal[
     "agent_promise",
 ]
 """Every clock the SLA policy knows (services/sla/policy.py; most are off by default)."""
-TERMINAL_STATUSES: frozenset[TicketStatus] = frozenset({"closed", "cancelled"})
+TERMINAL_STATUSES: frozenset[TicketStatus] = frozenset({"closed", "cancelled", "archived"})
 """A complaint in one of these is over: nothing more happens to it."""
 
 
@@ -121,6 +122,9 @@ class TicketReceived(Event):
     store_id: str | None = None
     location: str | None = None
     source_org: str | None = Field(None, description="The partner that transferred it, if any")
+    email: str | None = Field(
+        None, description="The customer's e-mail, if given: the result goes there too"
+    )
     accepting_department: str
     over_level: bool = False
     received_at: datetime
@@ -155,6 +159,9 @@ class TicketStatusChanged(Event):
     reason: str | None = None
     changed_at: datetime
     satisfied: bool | None = Field(None, description="Set on feedback-driven changes")
+    resolution: str | None = Field(
+        None, description="On `resolved`: the result as the customer is told it"
+    )
 
 
 class TicketNoteAdded(Event):
@@ -409,3 +416,4 @@ class SurveyReplied(Event):
     satisfied: bool
     raw_reply: str
     replied_at: datetime
+    score: int | None = Field(None, description="1-5 as the reply reads (非常满意 5 ... 不满意 1)")

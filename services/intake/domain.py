@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import get_args
+
+import chinese_calendar
 
 from services.intake.classifier import detect_urgent
 from shared.access import Scope
@@ -166,3 +168,37 @@ def act_scope(caller: Caller, rules: AccessRules) -> Scope:
 def sees_full_msisdn(caller: Caller, rules: AccessRules) -> bool:
     """Whether the number shows unmasked on complaints the caller may read."""
     return bool(caller.roles & rules.full_msisdn_roles)
+
+
+# --- every ticket finishes (seed 003 §3.5.3, §4.4.2) -----------------------------------
+def _is_workday(day: date) -> bool:
+    """A Chinese working day (调休 included) by the State Council's published arrangement;
+    Monday to Friday for a year not published yet (the SLA service flags those provisional)."""
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:
+        return day.weekday() < 5
+
+
+def archive_due(closed_at: datetime, working_days: int) -> datetime:
+    """ "Archived within N working days of completion": 24:00 Shanghai at the end of the Nth
+    working day after the closing day (the closing day itself never counts), as UTC."""
+    day = closed_at.astimezone(SHANGHAI).date()
+    left = working_days
+    while left > 0:
+        day += timedelta(days=1)
+        left -= _is_workday(day)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=SHANGHAI)
+    return end.astimezone(UTC)
+
+
+def retention_cutoff(now: datetime, years: int) -> datetime:
+    """Archived before this instant, a ticket's customer data has been kept `years` years."""
+    try:
+        return now.replace(year=now.year - years)
+    except ValueError:  # 29 February
+        return now.replace(year=now.year - years, day=28)
+
+
+ANONYMISED = "已匿名"
+"""What replaces a customer's words and numbers after the retention period."""

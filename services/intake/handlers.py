@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -161,6 +162,7 @@ async def register_complaint(cmd: RegisterComplaint, *, uow: UnitOfWork) -> Comp
             category_hint=data.category,
             location=data.location,
             source_org=source_org,
+            email=str(data.email) if data.email else None,
         )
     )
     uow.publish(
@@ -213,6 +215,8 @@ class Transition:
     reason: str | None = None
     detail: dict[str, object] | None = None
     satisfied: bool | None = None
+    at: datetime | None = None
+    """When it happened (the system's timers pass their clock); now by default."""
 
 
 def _illegal(exc: IllegalTransition) -> Problem:
@@ -238,7 +242,7 @@ async def transition(cmd: Transition, *, uow: UnitOfWork) -> Complaint:
         )
     except IllegalTransition as exc:
         raise _illegal(exc) from exc
-    now = utcnow()
+    now = cmd.at or utcnow()
     detail = dict(cmd.detail or {})
     if cmd.command == "hold":
         complaint.held_from = move.from_
@@ -246,10 +250,16 @@ async def transition(cmd: Transition, *, uow: UnitOfWork) -> Complaint:
         complaint.held_from = None
     elif cmd.command == "resolve":
         complaint.resolution = {**detail, "by": cmd.actor, "at": now.isoformat()}
-    elif cmd.command == "feedback":
+        complaint.resolved_at = now
+    elif cmd.command in ("feedback", "close_unanswered"):
         complaint.feedback = {**detail, "at": now.isoformat()}
         if move.to == "reopened":
             complaint.reopen_count += 1
+            complaint.resolved_at = None
+    elif cmd.command == "archive":
+        complaint.archived_at = now
+    if move.to == "closed":
+        complaint.closed_at, complaint.archive_due_at = now, None  # planned by the archiver
     complaint.status = move.to
     _record_status(uow, complaint, move.from_, move.to, cmd.actor, cmd.reason, detail, now)
     uow.publish(
@@ -261,9 +271,15 @@ async def transition(cmd: Transition, *, uow: UnitOfWork) -> Complaint:
             reason=cmd.reason,
             changed_at=now,
             satisfied=cmd.satisfied,
+            resolution=_result_text(complaint) if move.to == "resolved" else None,
         )
     )
     return complaint
+
+
+def _result_text(complaint: Complaint) -> str | None:
+    text = (complaint.resolution or {}).get("resolution")
+    return str(text) if text else None
 
 
 def _record_status(
@@ -288,8 +304,10 @@ def _record_status(
 
 
 async def add_note(uow: UnitOfWork, ticket_no: str, author: str, text: str) -> TimelineEntry:
-    """Notes are append-only: there is no edit or delete."""
+    """Notes are append-only: there is no edit or delete; an archived complaint is read-only."""
     complaint = await load(uow, ticket_no)
+    if complaint.status == "archived":
+        raise _illegal(IllegalTransition("add a note to", "archived"))
     now = utcnow()
     entry = TimelineEntry(
         complaint_id=complaint.id, kind="note", actor=author, at=now, detail={"text": text}
@@ -412,10 +430,15 @@ async def sla_clock_ended(uow: UnitOfWork, envelope: Envelope) -> None:
     complaint = await _complaint(uow, event.ticket_no)
     if complaint is None:
         return
-    state = "breached" if isinstance(event, SlaBreached) else "met"
+    # A clock met after its deadline stays breached (及时率) but records that it was met
+    # (回复率 counts a late reply as a reply).
+    late = isinstance(event, SlaMet) and event.met_at > event.due_at
+    state = "breached" if isinstance(event, SlaBreached) or late else "met"
     clock = SlaClock(name=event.clock, due_at=event.due_at, state=state)
     known = {c["name"]: c for c in complaint.sla}
     known[event.clock] = {**known.get(event.clock, {}), **clock.model_dump(mode="json")}
+    if isinstance(event, SlaMet):
+        known[event.clock]["met_at"] = event.met_at.isoformat()
     complaint.sla = list(known.values())
     if state == "breached":
         _timeline(uow, complaint, "sla_breached", "sla", utcnow(), clock=event.clock)
@@ -504,7 +527,12 @@ async def survey_replied(uow: UnitOfWork, envelope: Envelope) -> None:
             command="feedback",
             actor="customer:sms",
             satisfied=event.satisfied,
-            detail={"satisfied": event.satisfied, "via": "sms", "reply": event.raw_reply},
+            detail={
+                "satisfied": event.satisfied,
+                "score": event.score,
+                "via": "sms",
+                "reply": event.raw_reply,
+            },
         ),
         uow=uow,
     )

@@ -28,6 +28,9 @@ class Complaint(Base):
         Index("ix_complaint_handler_received", "handler_department", "received_at"),
         Index("ix_complaint_tmf_ticket_type", "tmf_ticket_type"),
         UniqueConstraint("source_org", "source_external_id"),
+        Index("ix_complaint_status_resolved", "status", "resolved_at"),
+        Index("ix_complaint_status_archive_due", "status", "archive_due_at"),
+        Index("ix_complaint_status_archived", "status", "archived_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -78,6 +81,14 @@ class Complaint(Base):
     sp_code: Mapped[str | None] = mapped_column(String(32))
     """The SP a value-added complaint disputes (learned from refund's SpDisputeOpened)."""
     received_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    """When it was last resolved: the survey's no-reply timeout runs from here."""
+    closed_at: Mapped[datetime | None]
+    archive_due_at: Mapped[datetime | None]
+    """Closed tickets are archived at this instant (N working days after closing)."""
+    archived_at: Mapped[datetime | None]
+    anonymised_at: Mapped[datetime | None]
+    """Retention: the customer's data was erased; the statistics stay."""
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012

@@ -105,10 +105,44 @@ def decide(
     return SendDecision("send")
 
 
+SURVEY_ANSWERS: dict[str, int] = {
+    "1": 4, "满意": 4, "非常满意": 5, "很满意": 5, "一般": 3, "还行": 3, "基本满意": 3,
+    "2": 1, "不满意": 1, "非常不满意": 1, "很不满意": 1,
+}  # fmt: skip
+"""What customers type in answer to the survey, and the 1-5 score it stands for."""
+SATISFIED_FROM = 3
+"""A score from this up closes the complaint; below it reopens it (一般 is not a complaint)."""
+
+
+@dataclass(frozen=True)
+class SurveyAnswer:
+    satisfied: bool
+    score: int
+
+
+def parse_survey_answer(text: str) -> SurveyAnswer | None:
+    """'1'/'满意'/'非常满意'/'一般' satisfied, '2'/'不满意' not (full width, spaces and a
+    trailing full stop allowed); None for anything else (the customer is asked again)."""
+    answer = "".join(unicodedata.normalize("NFKC", text).split()).rstrip("。.!！~")
+    score = SURVEY_ANSWERS.get(answer)
+    return None if score is None else SurveyAnswer(score >= SATISFIED_FROM, score)
+
+
 def parse_survey_reply(text: str) -> bool | None:
-    """'1' satisfied, '2' not satisfied (full-width digits and spaces allowed); else None."""
-    answer = unicodedata.normalize("NFKC", text).strip().rstrip("。.!！")
-    return {"1": True, "2": False}.get(answer)
+    """Satisfied or not, or None when the reply is no survey answer."""
+    answer = parse_survey_answer(text)
+    return None if answer is None else answer.satisfied
+
+
+def result_for_sms(text: str | None, max_chars: int) -> str:
+    """The resolution as the result SMS carries it: cut at `max_chars` with a pointer to
+    10086 for the rest, or the pointer alone when there is none."""
+    if not text or not text.strip():
+        return "详情请咨询10086"
+    clean = " ".join(text.split()).rstrip("。")
+    if len(clean) <= max_chars:
+        return clean
+    return clean[: max_chars - 1] + "…（详情请咨询10086）"
 
 
 def local_time_text(at: datetime, timezone: str = "Asia/Shanghai") -> str:

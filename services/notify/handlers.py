@@ -77,7 +77,9 @@ class Notify:
         assert isinstance(event, TicketReceived)
         row = await contact(uow, event.ticket_no)
         row.msisdn, row.msisdn_masked = event.msisdn, event.msisdn_masked
+        row.email = event.email
         row.channel, row.status = event.channel, row.status or "received"
+        row.source_org = event.source_org
         if event.msisdn is None:
             row.no_customer_reason = event.no_customer_reason or "not given"
             await record_without_customer(
@@ -173,8 +175,25 @@ class Notify:
             if row.first_reply_sent:
                 return
             row.first_reply_sent = True
-        if name is not None:
+        if name == "ticket_resolved":
+            await self._result(uow, envelope.id, row, event.resolution)
+        elif name is not None:
             await self._to_customer(uow, envelope.id, row, name, {})
+
+    async def _result(
+        self, uow: UnitOfWork, source_event_id: str, row: TicketContact, result: str | None
+    ) -> None:
+        """The result SMS carries the result (cut short, pointing to 10086); a customer who
+        gave an e-mail address gets it in full by e-mail as well."""
+        short = domain.result_for_sms(result, self.settings.sms_result_max_chars)
+        await self._to_customer(uow, source_event_id, row, "ticket_resolved", {"result": short})
+        if row.email:
+            full = (result or "").strip() or "详情请咨询10086"
+            values = {"ticket_no": row.ticket_no, "result": full}
+            await record(
+                uow, source_event_id, "ticket_resolved_email", row.email, values,
+                ticket_no=row.ticket_no,
+            )  # fmt: skip
 
     async def _to_customer(
         self,

@@ -78,15 +78,15 @@ async def test_a_customer_gets_at_most_the_rate_limit_per_window(
             ev.status("RL-1", "resolved"),
         )
         await notify.tick()
-        assert len(smsc.pdus) == 2
+        assert len(smsc.messages) == 2
         held = [n for n in await notify.notifications("RL-1") if n["status"] == "pending"]
         assert {n["last_error"] for n in held} == {"rate limit"}
         clock.advance(minutes=59)
         await notify.tick()
-        assert len(smsc.pdus) == 2
+        assert len(smsc.messages) == 2
         clock.advance(minutes=1)
         await notify.tick()
-        assert len(smsc.pdus) == 4
+        assert len(smsc.messages) == 4
 
 
 async def test_sms_another_replica_is_sending_count_against_the_rate_limit(

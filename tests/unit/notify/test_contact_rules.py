@@ -80,7 +80,15 @@ def test_e_mail_to_staff_always_goes() -> None:
 
 @pytest.mark.parametrize(
     ("reply", "satisfied"),
-    [("1", True), (" 2 ", False), ("１", True), ("２。", False), ("3", None), ("满意", None)],
+    [
+        ("1", True),
+        (" 2 ", False),
+        ("１", True),
+        ("２。", False),
+        ("3", None),
+        ("满意", True),
+        ("好的", None),
+    ],
 )
 def test_survey_replies(reply: str, satisfied: bool | None) -> None:
     assert domain.parse_survey_reply(reply) is satisfied

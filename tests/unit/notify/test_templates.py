@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from services.notify.domain import result_for_sms
 from services.notify.sms.encoding import segments
 from services.notify.templates import MissingValue, Template, templates
 
@@ -21,7 +22,20 @@ VALUES: dict[str, dict[str, str]] = {
     },
     "ticket_accepted": {"ticket_no": "GD20261122000123"},
     "ticket_first_reply": {"ticket_no": "GD20261122000123"},
-    "ticket_resolved": {"ticket_no": "GD20261122000123"},
+    "ticket_resolved": {
+        "ticket_no": "GD20261122000123",
+        # the longest result the SMS quotes (NOTIFY_SMS_RESULT_MAX_CHARS, 60)
+        "result": result_for_sms(
+            "经核查，您所在的华景新城基站因传输光缆被施工挖断导致信号中断，已于当日抢修完毕，"
+            "目前信号已恢复正常，并为您减免当月月租20元",
+            60,
+        ),
+    },
+    "ticket_resolved_email": {
+        "ticket_no": "GD20261122000123",
+        "result": "经核查，您所在小区的基站因传输光缆被施工挖断导致信号中断，已于当日抢修完毕。",
+    },
+    "survey_unclear": {},
     "ticket_reopened": {"ticket_no": "GD20261122000123"},
     "sla_extended": {
         "ticket_no": "GD20261122000123",
@@ -86,7 +100,7 @@ def test_each_template_renders_in_chinese_with_nothing_left_over(name: str) -> N
         assert rendered.body.startswith("【中国移动】")
         assert len(segments(rendered.body, 1)) <= 3, "keep customer SMS within three segments"
     else:
-        assert rendered.subject and t.audience in ("staff", "partner")
+        assert rendered.subject and t.audience in ("staff", "partner", "customer")
 
 
 def test_the_registration_sms_has_a_form_without_the_promised_times() -> None:
@@ -131,9 +145,16 @@ EXPECTED: dict[str, tuple[str, int]] = {
         1,
     ),
     "ticket_resolved": (
-        "【中国移动】您的投诉（投诉编码：GD20261122000123）已处理完毕。请您评价本次处理：回复1表示"
-        "满意，回复2表示不满意。感谢您对中国移动的支持！",
-        2,
+        "【中国移动】您的投诉（投诉编码：GD20261122000123）已处理完毕。处理结果：经核查，您所在的"
+        "华景新城基站因传输光缆被施工挖断导致信号中断，已于当日抢修完毕，目前信号已恢复正常，并为您"
+        "减免当月月租…（详情请咨询10086）。请您评价本次处理：回复1表示满意，回复2表示不满意。"
+        "感谢您对中国移动的支持！",
+        3,
+    ),
+    "survey_unclear": (
+        "【中国移动】抱歉，未能识别您的回复。请回复1表示满意，回复2表示不满意（也可直接回复“满意”"
+        "或“不满意”）。如需咨询请拨打10086。",
+        1,
     ),
     "ticket_reopened": (
         "【中国移动】您对投诉（投诉编码：GD20261122000123）的处理结果不满意，我们将重新为您处理，"
@@ -188,5 +209,18 @@ def test_each_staff_mail_reads_as_expected_without_raw_codes(name: str) -> None:
         assert not CODES.search(body), body
 
 
+CUSTOMER_MAIL_EXPECTED = {
+    "ticket_resolved_email": "【中国移动】您的投诉（投诉编码：GD20261122000123）处理结果",
+}
+
+
+def test_the_result_mail_carries_the_whole_result_without_codes() -> None:
+    rendered = templates()["ticket_resolved_email"].render(VALUES["ticket_resolved_email"])
+    assert rendered.subject == CUSTOMER_MAIL_EXPECTED["ticket_resolved_email"]
+    whole = "处理结果：" + VALUES["ticket_resolved_email"]["result"]
+    assert whole in rendered.body
+    assert not CODES.search(rendered.body)
+
+
 def test_every_template_has_an_expected_rendering() -> None:
-    assert set(EXPECTED) | set(STAFF_EXPECTED) == set(templates())
+    assert set(EXPECTED) | set(STAFF_EXPECTED) | set(CUSTOMER_MAIL_EXPECTED) == set(templates())
