@@ -66,6 +66,9 @@ OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet acknowledged", ("s
 OUTBOX_OLDEST_AGE = Gauge(
     "outbox_oldest_age_seconds", "Age of the oldest unsent outbox row (0 if none)", ("service",)
 )
+HTTP_REFUSED = Counter(
+    "http_refused_total", "Requests refused with 503 by admission control (overload)", ("service",)
+)
 PARKED_EVENTS = Gauge(
     "parked_events", "Consumed events parked until what they depend on arrives", ("service",)
 )
@@ -81,6 +84,10 @@ UNMATCHED_ROUTE = "<unmatched>"
 def record_published(event_type: str, topic: str) -> None:
     """Count one event acknowledged by the broker."""
     EVENTS_PUBLISHED.labels(topic=topic, type=event_type).inc()
+
+
+def record_refused(service: str) -> None:
+    HTTP_REFUSED.labels(service).inc()
 
 
 def record_consumed(group: str, event_type: str) -> None:

@@ -15,6 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import DeclarativeBase
 
+from shared.admission import Admission
 from shared.auth import TokenVerifier
 from shared.consumer import ConsumerRunner, Handler
 from shared.db import Database
@@ -185,6 +186,13 @@ def create_service_app(
     )
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        Admission,
+        max_in_flight=settings.max_in_flight,
+        max_queued=settings.max_queued,
+        queue_budget_s=settings.queue_budget_ms / 1000,
+        service=name,
+    )
     app.add_middleware(ObservabilityMiddleware)
     app.include_router(health_router())
 

@@ -106,6 +106,9 @@ class NotifySettings(ServiceSettings):
 
     # --- dispatcher ------------------------------------------------------------------------
     dispatch_interval_s: float = 0.2
+    dispatch_idle_s: float = 2.0
+    """With nothing recorded meanwhile, how long the dispatcher sleeps before it looks for
+    retries that came due and expired leases (a new message wakes it at once)."""
     dispatch_batch: int = 200
     send_max_attempts: int = 5
     send_retry_base_s: float = 5.0
