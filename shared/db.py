@@ -87,6 +87,9 @@ def create_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Asyn
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA foreign_keys=ON")
+            # 32 MiB of page cache (default 2 MiB): index pages of a million-row table stay
+            # in memory instead of being re-read for every row a batch touches.
+            cur.execute("PRAGMA cache_size=-32768")
             cur.close()
 
         return engine

@@ -29,8 +29,11 @@ from shared.events import (
 )
 
 
-async def fan_out(event: Event, uow: UnitOfWork) -> None:
-    await queue_for_partners(uow, uow.consumed)
+def _fan_out(settings: NotifySettings) -> Handler:
+    async def fan_out(event: Event, uow: UnitOfWork) -> None:
+        await queue_for_partners(uow, uow.consumed, settings)
+
+    return fan_out
 
 
 def _chain(steps: Sequence[Handler]) -> Handler:
@@ -60,6 +63,6 @@ def make_handlers(settings: NotifySettings) -> dict[type[Event], Handler]:
     }
     # Partners hear after our own projection is updated (TMF bodies read it).
     return {
-        event: _chain([handler, fan_out]) if event in PARTNER_EVENTS else handler
+        event: _chain([handler, _fan_out(settings)]) if event in PARTNER_EVENTS else handler
         for event, handler in own.items()
     }

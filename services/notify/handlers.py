@@ -76,6 +76,7 @@ class Notify:
         row.msisdn, row.msisdn_masked = event.msisdn, event.msisdn_masked
         row.email = event.email
         row.channel, row.status = event.channel, row.status or "received"
+        row.source_org = event.source_org
         if event.msisdn is None:
             row.no_customer_reason = event.no_customer_reason or "not given"
             await record_without_customer(

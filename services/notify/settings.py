@@ -106,6 +106,9 @@ class NotifySettings(ServiceSettings):
 
     # --- dispatcher ------------------------------------------------------------------------
     dispatch_interval_s: float = 0.2
+    dispatch_idle_s: float = 2.0
+    """With nothing recorded meanwhile, how long the dispatcher sleeps before it looks for
+    retries that came due and expired leases (a new message wakes it at once)."""
     dispatch_batch: int = 200
     send_max_attempts: int = 5
     send_retry_base_s: float = 5.0
@@ -117,6 +120,11 @@ class NotifySettings(ServiceSettings):
     webhook_allow_private_targets: bool | None = None
     """Allow loopback/private target addresses (default: everywhere but production)."""
     webhook_timeout_s: float = 10.0
+    webhook_total_timeout_s: float = 15.0
+    """The whole attempt (connect, send, read) ends by then: a trickling endpoint cannot hold a
+    sender slot longer (httpx's timeout is per read, not total)."""
+    webhook_response_max_bytes: int = 4096
+    """How much of a partner's response body is read (an excerpt is kept, the rest dropped)."""
     webhook_concurrency: int = 32
     webhook_batch: int = 200
     webhook_disable_after_failing_s: int = 5 * 24 * 3600

@@ -287,7 +287,7 @@ class Routing:
         a = await load(uow, ticket_no)
         if a.closed:
             raise Conflict(title="Ticket is closed", detail=f"{ticket_no} is {a.status}")
-        if dept is not None and dept != a.handler_department:
+        if dept != a.handler_department:  # no department, no queue to claim from
             raise NotAllowed(
                 title="Forbidden",
                 detail=f"{ticket_no} is in {a.handler_department}'s queue, not {dept}'s",

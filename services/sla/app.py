@@ -16,7 +16,7 @@ from services.sla.models import Clock, platform
 from services.sla.settings import SlaSettings
 from shared.db import utcnow
 from shared.policy_store import policy_router
-from shared.scheduler import every
+from shared.scheduler import earliest, every
 from shared.service import Runtime, create_service_app
 
 DESCRIPTION = "Runs the complaint clocks on the Chinese working-day calendar.\n\n" + (
@@ -47,7 +47,7 @@ def create_app(settings: SlaSettings | None = None) -> FastAPI:
 
     async def start(rt: Runtime) -> None:
         await calendar_store.seed(rt.db)
-        every(rt, "deadline scheduler", tick)
+        every(rt, "deadline scheduler", tick, next_due=earliest(Clock.next_fire_at))
 
     policy_routes = policy_router(
         "/v1/sla/policy",

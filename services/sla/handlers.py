@@ -257,6 +257,10 @@ class Sla:
                 select(Clock).where(Clock.id.in_(ids)).execution_options(populate_existing=True)
             )
         ).all()
+        # Recomputed below and written back in one executemany UPDATE by primary key, not
+        # one ORM flush per clock (the chunk's cost was the flush).
+        for clock in clocks:
+            uow.session.expunge(clock)
         threshold = f"{int((self.rule.fraction or 0) * 100)}%|{self.rule.working_days_before_due}wd"
         for clock in clocks:
             if clock.id in warned:
@@ -279,6 +283,25 @@ class Sla:
                     )
                 )
             domain.refresh(clock, calendar, now, self.rule)
+        if clocks:
+            await uow.session.execute(
+                update(Clock),
+                [
+                    {
+                        "id": c.id,
+                        "due_at": c.due_at,
+                        "provisional": c.provisional,
+                        "state": c.state,
+                        "open": c.open,
+                        "warn_at": c.warn_at,
+                        "next_fire_at": c.next_fire_at,
+                        "warned_at": c.warned_at,
+                        "breached_at": c.breached_at,
+                        "updated_at": now,
+                    }
+                    for c in clocks
+                ],
+            )
         return len(warned) + len(breached)
 
     async def tick(self, db: Database, now: datetime) -> int:

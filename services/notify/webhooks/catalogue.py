@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -22,7 +21,7 @@ from shared.events import (
     TicketReceived,
     TicketStatusChanged,
 )
-from shared.phone import mask_msisdn
+from shared.phone import mask_text
 
 PARTNER_EVENTS: dict[type[Event], str] = {
     TicketReceived: "ticket.received",
@@ -52,7 +51,9 @@ TO_TMF_STATUS = {
 SEVERITY_TO_TMF = {"urgent": "Critical", "major": "Major", "normal": "Minor"}
 """Our judged severity in TMF's words, as intake's tmf_mapping shows it for our own channels
 (the severity a TMF caller stated stays in intake; events carry our judgement)."""
-_MOBILE = re.compile(r"(?<!\d)(?:\+?86)?(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+DROPPED = frozenset({"msisdn", "customer_name", "location", "contact", "user_type"})
+"""Fields a partner never receives: the number (it gets `msisdn_masked`), the customer's name,
+address and account facts (minimum necessary, PIPL art. 6)."""
 
 
 def partner_type(event: Event) -> str | None:
@@ -60,17 +61,13 @@ def partner_type(event: Event) -> str | None:
 
 
 def mask(value: Any) -> Any:
-    """Drop raw MSISDN fields and mask any mobile number inside text."""
+    """Drop personal fields and mask numbers, ID numbers and names inside any text."""
     if isinstance(value, dict):
-        return {
-            k: mask(v) if k != "msisdn" else mask_msisdn(v)
-            for k, v in value.items()
-            if not (k == "msisdn" and "msisdn_masked" in value)
-        }
+        return {k: mask(v) for k, v in value.items() if k not in DROPPED}
     if isinstance(value, list):
         return [mask(v) for v in value]
     if isinstance(value, str):
-        return _MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", value)
+        return mask_text(value)
     return value
 
 
