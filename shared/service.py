@@ -24,6 +24,7 @@ from shared.events import Event
 from shared.idempotency import IdempotentCreate
 from shared.kafka import make_producer
 from shared.migrations import upgrade_async
+from shared.nul_guard import NulGuard
 from shared.observability import (
     ObservabilityMiddleware,
     collect_consumer_lag,
@@ -185,6 +186,7 @@ def create_service_app(
         openapi_url=f"/{name}/openapi.json",
     )
     install_problem_handlers(app)
+    app.add_middleware(NulGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         Admission,

@@ -430,10 +430,15 @@ async def sla_clock_ended(uow: UnitOfWork, envelope: Envelope) -> None:
     complaint = await _complaint(uow, event.ticket_no)
     if complaint is None:
         return
-    state = "breached" if isinstance(event, SlaBreached) else "met"
+    # A clock met after its deadline stays breached (及时率) but records that it was met
+    # (回复率 counts a late reply as a reply).
+    late = isinstance(event, SlaMet) and event.met_at > event.due_at
+    state = "breached" if isinstance(event, SlaBreached) or late else "met"
     clock = SlaClock(name=event.clock, due_at=event.due_at, state=state)
     known = {c["name"]: c for c in complaint.sla}
     known[event.clock] = {**known.get(event.clock, {}), **clock.model_dump(mode="json")}
+    if isinstance(event, SlaMet):
+        known[event.clock]["met_at"] = event.met_at.isoformat()
     complaint.sla = list(known.values())
     if state == "breached":
         _timeline(uow, complaint, "sla_breached", "sla", utcnow(), clock=event.clock)

@@ -18,7 +18,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from services.intake import handlers
 from services.intake.api import read_model
-from services.intake.schemas import ComplaintCreate, ComplaintRead, Source
+from services.intake.schemas import ComplaintRead, CustomerlessAllowed, Source
 from services.intake.settings import IntakeSettings
 from shared.auth import Principal
 from shared.db import UnitOfWork
@@ -29,8 +29,10 @@ from shared.service import Runtime, runtime
 router = APIRouter(prefix="/v1/partner", tags=["partner intake"], responses=PROBLEM_RESPONSES)
 
 
-class PartnerComplaint(ComplaintCreate):
-    """A complaint a partner transfers to us: `source` (its own reference) is required."""
+class PartnerComplaint(CustomerlessAllowed):
+    """A complaint a partner transfers to us: `source` (its own reference) is required; the
+    customer's `msisdn` may be absent (a letter without a number, a report about a cell),
+    with `no_customer_reason` saying why (recorded; nobody is messaged)."""
 
     source: Source
 

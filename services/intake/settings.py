@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.intake.policy import ReportTargets
 from shared.settings import ServiceSettings
 
 DEV_PARTNER_SECRETS = {
@@ -15,7 +16,9 @@ DEV_PARTNER_SECRETS = {
 
 
 class IntakeSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="INTAKE_", extra="ignore", env_nested_delimiter="__"
+    )
 
     service_name: str = "intake"
     port: int = 8001
@@ -23,6 +26,8 @@ class IntakeSettings(ServiceSettings):
     """The accepting department when the caller's token names none (首问负责)."""
     partner_secrets: dict[str, str] = Field(default_factory=lambda: dict(DEV_PARTNER_SECRETS))
     """Partner id → its Standard Webhooks secret (`whsec_...`); INTAKE_PARTNER_SECRETS as JSON."""
+    report_targets: ReportTargets = ReportTargets()
+    """KPI targets on the monthly report (services/intake/policy.py, seed 002)."""
     sp_subscribers: dict[str, int] = Field(default_factory=dict)
     """SP code → its subscriber count, for complaints per 10,000 users (INTAKE_SP_SUBSCRIBERS
     as JSON); SPs not listed are reported without a rate."""

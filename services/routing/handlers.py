@@ -299,7 +299,7 @@ class Routing:
         a = await load(uow, ticket_no)
         if a.closed:
             raise Problem(409, "Ticket is closed", f"{ticket_no} is {a.status}")
-        if dept is not None and dept != a.handler_department:
+        if dept != a.handler_department:  # no department, no queue to claim from
             raise Problem(
                 403, "Forbidden", f"{ticket_no} is in {a.handler_department}'s queue, not {dept}'s"
             )
