@@ -21,11 +21,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
-from shared.auth import mint_token
 from shared.broker import Broker
 from shared.db import UTCDateTime
-from shared.settings import DEV_JWT_SECRET
 from tests.bench.report import Report, summary, target
+from tests.builders import auth
 
 DESCRIPTIONS = [
     "家里信号很差，经常掉线",
@@ -127,9 +126,7 @@ async def bare_rate(workdir: Path, n: int) -> float:
 
 async def run(workdir: Path, broker: Broker, *, n: int, concurrency: int = 8) -> Report:
     report = Report(f"intake: POST /v1/complaints x{n}, {concurrency} in flight, SQLite")
-    headers = {
-        "Authorization": f"Bearer {mint_token(secret=DEV_JWT_SECRET, sub='bench', roles=['agent'])}"
-    }
+    headers = auth("agent")  # the tests' agent token (its department sees what it creates)
     base_lat, base_s, base_cpu = await _bare(workdir, n, concurrency)
 
     settings = IntakeSettings(
