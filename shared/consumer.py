@@ -1,8 +1,9 @@
 """Kafka consumer runner with an inbox: each event is applied once, offsets committed after.
 
-For each record: decode the CloudEvent; ignore unknown types; otherwise, in one DB
-transaction, record the event id in the inbox and run the handler. The offset is
-committed only after that transaction, so a crash re-delivers and the inbox turns the
+For each poll batch of a partition: decode the CloudEvents; ignore unknown types; in one
+DB transaction, record each event id in the inbox and run its handler (a batch that fails
+anywhere is rolled back and applied record by record). The offsets are committed only after
+that transaction, so a crash re-delivers and the inbox turns the
 redelivery into a no-op. A record that cannot be parsed, or whose handler keeps
 failing after bounded retries, goes to the group's dead-letter topic with the error,
 and the partition moves on.
@@ -142,9 +143,8 @@ class ConsumerRunner:
             while True:
                 batches = await self.consumer.getmany(timeout_ms=500)
                 for tp, records in batches.items():
-                    for record in records:
-                        await self.process(record)
-                        self._pending[tp] = OffsetAndMetadata(record.offset + 1, "")
+                    await self.process_batch(records)
+                    self._pending[tp] = OffsetAndMetadata(records[-1].offset + 1, "")
                     await self.commit_pending()
                 if self.parked is not None and loop.time() >= next_sweep:
                     await self._sweep()
@@ -171,6 +171,77 @@ class ConsumerRunner:
         if self._pending and self.consumer is not None:
             pending, self._pending = self._pending, {}
             await self.consumer.commit(pending)
+
+    async def process_batch(self, records: list[ConsumerRecord[Any, Any]]) -> None:
+        """Apply one partition's poll batch in one transaction (inbox rows and effects
+        together; the caller commits the offsets after). If anything in it fails (a poison
+        record, a handler error, a lost database), nothing of it is kept and the records are
+        applied one by one instead, with the retries and dead letters of `process`."""
+        if len(records) > 1:
+            items: list[tuple[ConsumerRecord[Any, Any], Envelope]] = []
+            try:
+                for record in records:
+                    envelope = decode(record.headers, record.value)
+                    if envelope is not None and envelope.type in self.handlers:
+                        items.append((record, envelope))
+            except PoisonMessage:
+                items = []
+            else:
+                if not items or await self._apply_batch(items):
+                    return
+        for record in records:
+            await self.process(record)
+
+    async def _apply_batch(self, items: list[tuple[ConsumerRecord[Any, Any], Envelope]]) -> bool:
+        """True when the whole batch committed; False (nothing kept) when it must be retried
+        record by record."""
+        applied: list[Envelope] = []
+        parked: list[str] = []
+        try:
+            async with self.db.uow() as uow:
+                if self.parked is not None:  # every key of the batch, in one order (no deadlock)
+                    for key in sorted({envelope.subject for _, envelope in items}):
+                        await self.parked.lock(uow, key)
+                seen: set[str] = set()
+                for record, envelope in items:
+                    if envelope.id in seen or await uow.session.get(self.inbox, envelope.id):
+                        continue
+                    seen.add(envelope.id)
+                    with (
+                        use_context(extract_kafka_context(record.headers)),
+                        log_context(ticket_no=envelope.subject, event_id=envelope.id),
+                    ):
+                        uow.session.add(
+                            self.inbox(
+                                event_id=envelope.id, event_type=envelope.type, topic=record.topic
+                            )
+                        )
+                        not_yet = await self._apply_once(envelope, uow, key=None)
+                        if not_yet is not None:
+                            if self.parked is None:
+                                raise not_yet
+                            await self.parked.park(uow, envelope, not_yet.key, not_yet.reason)
+                            parked.append(envelope.type)
+                        elif self.parked is not None:
+                            await self._replay(uow, envelope.subject)
+                    applied.append(envelope)
+                    await self.in_batch(envelope)
+                await uow.commit()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.info("%s: batch of %d not applied (%s); one by one", self.group, len(items), exc)
+            return False
+        for envelope in applied:
+            record_consumed(self.group, envelope.type)
+        for event_type in parked:
+            record_parked(self.group, event_type)
+        for _, envelope in items:
+            await self.on_processed(envelope)
+        return True
+
+    async def in_batch(self, envelope: Envelope) -> None:
+        """Hook after an event's effect, before its batch commits (crash tests override it)."""
 
     async def process(self, record: ConsumerRecord[Any, Any]) -> None:
         """Apply one record (with retries) or dead-letter it; never raises for bad data."""

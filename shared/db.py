@@ -87,6 +87,9 @@ def create_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Asyn
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA foreign_keys=ON")
+            # 32 MiB of page cache (default 2 MiB): index pages of a million-row table stay
+            # in memory instead of being re-read for every row a batch touches.
+            cur.execute("PRAGMA cache_size=-32768")
             cur.close()
 
         return engine
@@ -163,6 +166,18 @@ class UnitOfWork:
         finally:
             if self.db._write_lock is not None:
                 self.db._write_lock.release()
+
+    @property
+    def consumed(self) -> Envelope:
+        """In a consumer: the CloudEvent being applied (its id, time and source)."""
+        if self.envelope is None:
+            raise RuntimeError("not applying a consumed event")
+        return self.envelope
+
+    @property
+    def event_id(self) -> str:
+        """In a consumer: the id of the CloudEvent being applied (a dedup key)."""
+        return self.consumed.id
 
     async def lock(self, key: str) -> None:
         """Serialise this transaction with every other one that locks the same key (a

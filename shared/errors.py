@@ -130,8 +130,8 @@ class Invalid(DomainError):
     status = 422
     title = "Invalid request"
 
-    def __init__(self, field: str, message: str, **kw: Any) -> None:
-        super().__init__(f"{field}: {message}", **kw)
+    def __init__(self, field: str, message: str, *, detail: str | None = None, **kw: Any) -> None:
+        super().__init__(detail or f"{field}: {message}", **kw)
         self.field = field
         self.message = message
 
@@ -163,7 +163,35 @@ def field_error(field: str, message: str, status: int = 422) -> Problem:
     )
 
 
+TMF_PREFIX = "/tmf-api/"
+"""TM Forum Open APIs answer errors in TMF630's Error model, not problem+json."""
+
+
+def tmf_error_body(problem: Problem) -> dict[str, Any]:
+    """TMF630 Error (code, reason, message, status as a string, @type), plus the offending
+    fields as `errors` (an extension, like problem+json's)."""
+    body: dict[str, Any] = {
+        "code": str(problem.extensions.get("code") or problem.status),
+        "reason": problem.title,
+        "message": problem.detail or problem.title,
+        "status": str(problem.status),
+        "@type": "Error",
+    }
+    if problem.type != "about:blank":
+        body["referenceError"] = problem.type
+    if problem.errors:
+        body["errors"] = problem.errors
+    return body
+
+
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
+    if request is not None and request.url.path.startswith(TMF_PREFIX):
+        return JSONResponse(
+            tmf_error_body(problem),
+            status_code=problem.status,
+            media_type="application/json",
+            headers=problem.headers,
+        )
     return JSONResponse(
         problem.body(str(request.url.path) if request else None),
         status_code=problem.status,
@@ -197,7 +225,9 @@ def install_problem_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return problem_response(Problem(422, "Invalid request", detail, errors=errors), request)
+        # TMF630: a missing mandatory attribute or a malformed value is 400 Bad Request.
+        status = 400 if request.url.path.startswith(TMF_PREFIX) else 422
+        return problem_response(Problem(status, "Invalid request", detail, errors=errors), request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -245,6 +275,16 @@ def database_unavailable(exc: BaseException) -> bool:
         seen = seen.__cause__ or seen.__context__
     return False
 
+
+TMF_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {
+        "description": HTTPStatus(code).phrase,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    for code in (400, 401, 403, 404, 405, 409, 413, 422, 503)
+}
+"""The error responses of a TMF Open API route (the `Error` schema is registered by the
+service that mounts one)."""
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {

@@ -11,7 +11,6 @@ import asyncio
 import json
 import logging
 import os
-import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
@@ -38,6 +37,7 @@ from sqlalchemy import func, select
 from starlette.responses import Response
 
 from shared.db import Database
+from shared.phone import mask_text
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,9 @@ OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet acknowledged", ("s
 OUTBOX_OLDEST_AGE = Gauge(
     "outbox_oldest_age_seconds", "Age of the oldest unsent outbox row (0 if none)", ("service",)
 )
+HTTP_REFUSED = Counter(
+    "http_refused_total", "Requests refused with 503 by admission control (overload)", ("service",)
+)
 PARKED_EVENTS = Gauge(
     "parked_events", "Consumed events parked until what they depend on arrives", ("service",)
 )
@@ -81,6 +84,10 @@ UNMATCHED_ROUTE = "<unmatched>"
 def record_published(event_type: str, topic: str) -> None:
     """Count one event acknowledged by the broker."""
     EVENTS_PUBLISHED.labels(topic=topic, type=event_type).inc()
+
+
+def record_refused(service: str) -> None:
+    HTTP_REFUSED.labels(service).inc()
 
 
 def record_consumed(group: str, event_type: str) -> None:
@@ -220,7 +227,6 @@ def metrics_router(refresh: Refresh | None = None) -> APIRouter:
 
 
 # --- structured logs -------------------------------------------------------------------
-_MSISDN = re.compile(r"(?<!\d)(?:(?:\+|00)?86[\s-]?)?(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)")
 _ticket_no: ContextVar[str | None] = ContextVar("ticket_no", default=None)
 _event_id: ContextVar[str | None] = ContextVar("event_id", default=None)
 _SKIPPED_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
@@ -231,8 +237,8 @@ _SKIPPED_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dic
 
 
 def mask_msisdns(text: str) -> str:
-    """Mask every Chinese mobile number (national, +86, 0086 or 86 form): 138****8000."""
-    return _MSISDN.sub(r"\1****\3", text)
+    """Log lines go through the one shared masker (numbers in any form, ID numbers, names)."""
+    return mask_text(text)
 
 
 @contextmanager

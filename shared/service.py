@@ -15,6 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import DeclarativeBase
 
+from shared.admission import Admission
 from shared.auth import TokenVerifier
 from shared.consumer import ConsumerRunner, Handler
 from shared.db import Database
@@ -23,6 +24,7 @@ from shared.events import Event
 from shared.idempotency import IdempotentCreate
 from shared.kafka import make_producer
 from shared.migrations import upgrade_async
+from shared.nul_guard import NulGuard
 from shared.observability import (
     ObservabilityMiddleware,
     collect_consumer_lag,
@@ -184,7 +186,15 @@ def create_service_app(
         openapi_url=f"/{name}/openapi.json",
     )
     install_problem_handlers(app)
+    app.add_middleware(NulGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        Admission,
+        max_in_flight=settings.max_in_flight,
+        max_queued=settings.max_queued,
+        queue_budget_s=settings.queue_budget_ms / 1000,
+        service=name,
+    )
     app.add_middleware(ObservabilityMiddleware)
     app.include_router(health_router())
 
@@ -353,6 +363,27 @@ def _problem_schema_in_openapi(app: FastAPI) -> None:
                 },
             },
             "required": ["title", "status"],
+        }
+        components["schemas"]["Error"] = {
+            "type": "object",
+            "description": "TMF630 Error, returned by the TMF Open API routes (/tmf-api/...); "
+            "`errors` (an extension) names the offending fields.",
+            "properties": {
+                "code": {"type": "string"},
+                "reason": {"type": "string"},
+                "message": {"type": "string"},
+                "status": {"type": "string"},
+                "referenceError": {"type": "string"},
+                "@type": {"type": "string"},
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                    },
+                },
+            },
+            "required": ["code", "reason"],
         }
         components.setdefault("securitySchemes", {})
         app.openapi_schema = schema

@@ -25,6 +25,7 @@ class DisputeStatus(StrEnum):
     OPEN = "open"
     PROVEN = "proven"
     PROVISIONAL_REFUND = "provisional_refund"
+    NOT_COLLECTED = "not_collected"
 
 
 class Conflict(Exception):

@@ -14,6 +14,7 @@ from sqlalchemy import JSON, Boolean, Date, Index, Integer, String, UniqueConstr
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import TYPE_ANNOTATION_MAP, service_metadata, utcnow
+from shared.policy_store import PolicyVersionMixin
 from shared.service import Platform
 
 
@@ -91,3 +92,24 @@ class Clock(Base):
     next_fire_at: Mapped[datetime | None]
     """The next warning or breach this clock owes; null when paused or stopped."""
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PolicyVersion(Base, PolicyVersionMixin):
+    """The SLA policy as ops changed it at run time (see shared.policy_store)."""
+
+    __tablename__ = "policy_version"
+
+
+class ClockExtension(Base):
+    """An extension (延期) of a clock: who, when, why, by how much, the deadline before/after."""
+
+    __tablename__ = "clock_extension"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_no: Mapped[str] = mapped_column(String(32), index=True)
+    clock: Mapped[str] = mapped_column(String(32))
+    working_days: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(500))
+    extended_by: Mapped[str] = mapped_column(String(64))
+    extended_at: Mapped[datetime] = mapped_column(default=utcnow)
+    old_due_at: Mapped[datetime]
+    new_due_at: Mapped[datetime]
