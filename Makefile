@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ROLE   ?= agent
 
-.PHONY: install run test test-kafka test-fast lint fmt token migrate topics bench clean
+.PHONY: install run test test-kafka test-fast lint fmt token migrate topics bench bench-quick clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ topics: install  ## create topics and dead-letter topics on KAFKA_BOOTSTRAP_SERV
 
 bench: install  ## throughput and latency, next to a baseline measured in the same run
 	$(BIN)/python -m tests.bench
+
+bench-quick: install  ## the same sections and summary table with small counts (under 3 minutes)
+	$(BIN)/python -m tests.bench --quick
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
