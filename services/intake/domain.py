@@ -14,24 +14,12 @@ import chinese_calendar
 
 from services.intake.classifier import detect_urgent
 from shared.access import Scope
-from shared.events import Category
+from shared.events import Category, Channel
 from shared.time import SHANGHAI
 
 RULES_PATH = Path(__file__).with_name("classification_rules.json")
 
-CHANNELS = (
-    "hotline",
-    "web",
-    "app",
-    "sms",
-    "email",
-    "letter",
-    "store",
-    "regulator",
-    "consumer_association",
-    "petition",
-    "media",
-)
+CHANNELS: tuple[Channel, ...] = get_args(Channel)
 CATEGORIES: tuple[Category, ...] = get_args(Category)
 
 
