@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 class EventStager(Protocol):
     def stage(self, session: AsyncSession, event: Event) -> object: ...
 
+    async def flush_staged(self, session: AsyncSession) -> None: ...
+
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -166,6 +168,8 @@ class UnitOfWork:
         self.db.outbox.stage(self.session, event)
 
     async def commit(self) -> None:
+        if self.db.outbox is not None:
+            await self.db.outbox.flush_staged(self.session)
         await self.session.commit()
         for callback in self.db._on_commit:
             callback()

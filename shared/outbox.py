@@ -1,7 +1,9 @@
 """Transactional outbox: events are rows written with the state change, then relayed.
 
 The relay publishes unsent rows with acks=all and marks them sent only after the
-broker acknowledged them, so a crash anywhere re-sends and never drops. On PostgreSQL
+broker acknowledged them, so a crash anywhere re-sends and never drops. Sent rows are kept
+for a retention period (pruned by shared/retention.py), so a broker that comes back empty
+is refilled from them (shared/epoch.py). On PostgreSQL
 several relays may run (one per replica): each batch is taken with row locks and only
 the relay holding the oldest unsent row publishes, which keeps per-ticket order. On
 SQLite exactly one relay per service runs (the embedded default is one process each).
@@ -13,8 +15,10 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -24,6 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.cloudevents import Envelope, encode
 from shared.db import Database, utcnow
+from shared.epoch import BrokerEpoch
 from shared.events import Event
 from shared.observability import record_published, trace_headers
 
@@ -91,10 +96,11 @@ class Outbox:
         self.source = source
 
     def stage(self, session: AsyncSession, event: Event) -> Envelope:
-        """Add an event to the outbox; it is published only if the transaction commits."""
+        """Keep an event for this transaction's outbox: written (and so published) only if the
+        transaction commits; the row itself is inserted by `flush_staged` right before it."""
         envelope = Envelope(event=event, source=self.source, extra_headers=trace_headers())
         key, value, headers = encode(envelope)
-        session.add(
+        session.info.setdefault(_STAGED, []).append(
             self.model(
                 event_id=envelope.id,
                 topic=event.topic,
@@ -106,9 +112,39 @@ class Outbox:
         )
         return envelope
 
+    async def flush_staged(self, session: AsyncSession) -> None:
+        """Insert the staged rows just before the commit, in commit order per key.
+
+        PostgreSQL hands out sequence ids when rows are inserted, not when transactions commit,
+        so two transactions writing the same ticket could commit in the opposite order of their
+        ids. Taking a per-key transaction lock first, then inserting, makes the id order of a
+        key's rows its commit order: the next writer of that key gets its id only after this
+        transaction has ended. Keys are locked in sorted order (no deadlock between writers).
+        SQLite serialises writers, so ids are commit order there already."""
+        rows = session.info.pop(_STAGED, [])
+        if not rows:
+            return
+        if session.get_bind().dialect.name == "postgresql":
+            for key in sorted({row.key for row in rows}):
+                await session.execute(
+                    text(
+                        "SELECT pg_advisory_xact_lock(:space, hashtext(current_schema() || :key))"
+                    ),
+                    {"space": OUTBOX_LOCK_SPACE, "key": key},
+                )
+        session.add_all(rows)
+        await session.flush()
+
+
+_STAGED = "outbox_staged"
+OUTBOX_LOCK_SPACE = 0x6F62
+"""The advisory-lock key space of the outbox's per-key commit lock (two-int form)."""
+
 
 class OutboxRelay:
-    """Publishes committed outbox rows in id order; marks them sent after the broker acks."""
+    """Publishes committed outbox rows in batches, each key's rows in id (= commit) order, and
+    marks them sent after the broker's ack. With `epoch`, it also re-publishes retained sent
+    rows when the broker turns out to have come back empty (shared/epoch.py)."""
 
     def __init__(
         self,
@@ -118,12 +154,25 @@ class OutboxRelay:
         *,
         batch_size: int = 200,
         idle_interval_s: float = 0.2,
+        epoch: BrokerEpoch | None = None,
+        epoch_check_interval_s: float = 1.0,
+        retention: timedelta = timedelta(days=7),
+        clock_skew: timedelta = timedelta(seconds=2),
     ) -> None:
         self.db = db
         self.model = model
         self.producer = producer
         self.batch_size = batch_size
         self.idle_interval_s = idle_interval_s
+        self.epoch = epoch
+        self.epoch_check_interval_s = epoch_check_interval_s
+        self.retention = retention
+        self.clock_skew = clock_skew
+        self.epoch_id: str | None = None
+        """The broker epoch this relay last confirmed (None until the first check)."""
+        self.republished = 0
+        """Retained rows queued again because the broker had lost them (all checks)."""
+        self._checked_at = -1e9
         self._wake = asyncio.Event()
         db.on_commit(self._wake.set)
 
@@ -135,6 +184,7 @@ class OutboxRelay:
         while True:
             self._wake.clear()
             try:
+                await self.check_epoch()
                 sent = await self.run_once()
             except asyncio.CancelledError:
                 raise
@@ -145,6 +195,49 @@ class OutboxRelay:
             if sent < self.batch_size:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.idle_interval_s)
+
+    async def check_epoch(self, *, force: bool = False) -> int:
+        """At most once per interval: if the broker's epoch began after rows were marked sent,
+        those rows may be gone with an earlier broker; queue them again (returns how many)."""
+        loop = asyncio.get_running_loop()
+        if self.epoch is None or (
+            not force and loop.time() - self._checked_at < self.epoch_check_interval_s
+        ):
+            return 0
+        current = await self.epoch.current()
+        self._checked_at = loop.time()
+        if current.id == self.epoch_id:
+            return 0
+        watermark = current.began_at + self.clock_skew
+        async with self.db.uow() as uow:
+            result = await uow.session.execute(
+                update(self.model)
+                .where(
+                    self.model.sent_at.is_not(None),
+                    self.model.sent_at < watermark,
+                    self.model.sent_at >= utcnow() - self.retention,
+                )
+                .values(sent_at=None)
+            )
+            await uow.commit()
+        queued = int(getattr(result, "rowcount", 0) or 0)
+        if queued:
+            log.warning(
+                "broker epoch %s began at %s: re-publishing %d retained outbox rows sent before it",
+                current.id,
+                current.began_at.isoformat(),
+                queued,
+            )
+        self.epoch_id = current.id
+        self.republished += queued
+        return queued
+
+    async def drain(self) -> int:
+        """Publish until nothing is left (a stopping service's last word); returns the count."""
+        total = 0
+        while sent := await self.run_once():
+            total += sent
+        return total
 
     async def run_once(self) -> int:
         """Publish one batch; returns how many rows were marked sent."""
@@ -199,27 +292,39 @@ class OutboxRelay:
                 )
             return len(sent_ids)
 
-    async def _publish(self, rows: list[Any] | Any) -> list[int]:
-        """Send rows in order and wait for acks; returns the ids acknowledged, in order."""
-        futures = []
+    async def _publish(self, rows: Sequence[Any]) -> list[int]:
+        """Send a batch and wait for the acks; returns the ids acknowledged.
+
+        Keys go out concurrently; within a key a row is sent only after the broker acknowledged
+        the one before it, and the first failure stops that key (its later rows wait for the
+        next batch). So no row of a key is ever accepted ahead of an earlier one, even when
+        the producer cannot be idempotent (Tansu) and a failed request was partly written."""
+        by_key: dict[str, list[Any]] = defaultdict(list)
+        for row in rows:
+            by_key[row.key].append(row)
+        chains = await asyncio.gather(
+            *(self._publish_key(key_rows) for key_rows in by_key.values())
+        )
+        acked = sorted(row_id for chain in chains for row_id in chain)
+        await self.before_mark_sent(acked)
+        return acked
+
+    async def _publish_key(self, rows: list[Any]) -> list[int]:
+        acked: list[int] = []
         for row in rows:
             headers = [(k, v.encode()) for k, v in json.loads(row.headers)]
-            futures.append(
-                await self.producer.send(
+            try:
+                fut = await self.producer.send(
                     row.topic, value=row.value.encode(), key=row.key.encode(), headers=headers
                 )
-            )
-        acked: list[int] = []
-        for row, fut in zip(rows, futures, strict=True):
-            try:
                 await fut
+            except asyncio.CancelledError:
+                raise
             except Exception as exc:
-                # Stop at the first failure: later rows are re-sent after it (order kept).
                 log.warning("publish of outbox row %s failed: %s", row.id, exc)
                 break
             acked.append(row.id)
             record_published(row.event_type, row.topic)
-        await self.before_mark_sent(acked)
         return acked
 
     async def before_mark_sent(self, ids: list[int]) -> None:
