@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ROLE   ?= agent
 
-.PHONY: install run test test-fast lint fmt token migrate topics bench clean
+.PHONY: install run test test-kafka test-fast lint fmt token migrate topics bench bench-quick clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,12 @@ install: $(STAMP)
 run: install  ## install, migrate, start broker + services + gateway on http://127.0.0.1:8000
 	$(BIN)/python -m shared.runner
 
-test: install  ## unit, integration and end-to-end tests (real broker, SQLite, PostgreSQL)
-	$(BIN)/python -m pytest -q
+test: install  ## unit, integration and end-to-end tests (real broker, SQLite, PostgreSQL), then Apache Kafka
+	$(BIN)/python -m pytest -q --ignore=tests/kafka
+	$(MAKE) test-kafka
+
+test-kafka: install  ## the system on a 3-broker Apache Kafka cluster (jars from Maven Central; needs java, mvn)
+	$(BIN)/python -m pytest -q -s tests/kafka
 
 test-fast: install
 	$(BIN)/python -m pytest -q tests/unit
@@ -43,6 +47,9 @@ topics: install  ## create topics and dead-letter topics on KAFKA_BOOTSTRAP_SERV
 
 bench: install  ## throughput and latency, next to a baseline measured in the same run
 	$(BIN)/python -m tests.bench
+
+bench-quick: install  ## the same sections and summary table with small counts (under 3 minutes)
+	$(BIN)/python -m tests.bench --quick
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

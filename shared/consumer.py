@@ -1,19 +1,27 @@
 """Kafka consumer runner with an inbox: each event is applied once, offsets committed after.
 
-For each record: decode the CloudEvent; ignore unknown types; otherwise, in one DB
-transaction, record the event id in the inbox and run the handler. The offset is
-committed only after that transaction, so a crash re-delivers and the inbox turns the
+For each poll batch of a partition: decode the CloudEvents; ignore unknown types; in one
+DB transaction, record each event id in the inbox and run its handler (a batch that fails
+anywhere is rolled back and applied record by record). The offsets are committed only after
+that transaction, so a crash re-delivers and the inbox turns the
 redelivery into a no-op. A record that cannot be parsed, or whose handler keeps
 failing after bounded retries, goes to the group's dead-letter topic with the error,
 and the partition moves on.
+
+Handlers are `async def on_event_name(event: EventName, uow: UnitOfWork) -> None` and
+receive the typed catalogue event (the runner has parsed and validated the envelope);
+the CloudEvent attributes, when a handler needs them (its id as a dedup key), are on
+`uow.envelope`. A handler that raises `NotYet` has its event parked (`shared.parking`):
+replayed after the next event for the same key applies, dead-lettered after the TTL.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -22,19 +30,41 @@ from sqlalchemy.exc import IntegrityError
 
 from shared.cloudevents import Envelope, PoisonMessage, decode
 from shared.db import Database, UnitOfWork
-from shared.errors import database_unavailable
+from shared.errors import NotYet, database_unavailable
 from shared.events import Event, dead_letter_topic
 from shared.observability import (
     extract_kafka_context,
     log_context,
     record_consumed,
     record_dead_lettered,
+    record_parked,
     use_context,
 )
+from shared.parking import ParkedEvents, dead_letter_headers
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
+Handler = Callable[..., Awaitable[None]]
+"""`async def on_event_name(event: EventName, uow: UnitOfWork) -> None` (typed loosely
+until every service has moved off `EnvelopeHandler`: each event class has its own)."""
+
+EnvelopeHandler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
+"""The older shape `(uow, envelope)`, accepted while services move to `Handler`."""
+
+
+def _typed(handler: Handler | EnvelopeHandler) -> Handler:
+    """Adapt an `(uow, envelope)` handler (its first parameter is named `uow`) to the one
+    shape; a handler already taking `(event, uow)` is returned as it is."""
+    params = list(inspect.signature(handler).parameters)
+    if not params or params[0] != "uow":
+        return handler
+    legacy: EnvelopeHandler = handler
+
+    async def typed(event: Event, uow: UnitOfWork) -> None:
+        assert uow.envelope is not None
+        await legacy(uow, uow.envelope)
+
+    return typed
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):
@@ -67,12 +97,15 @@ class ConsumerRunner:
         session_timeout_ms: int = 6000,
         heartbeat_interval_ms: int = 1000,
         fetch_max_wait_ms: int = 100,
+        parked_model: type[Any] | None = None,
+        parked_ttl_s: float = 86400.0,
+        parked_sweep_interval_s: float = 30.0,
     ) -> None:
         self.db = db
         self.inbox = inbox_model
         self.group = group
         self.bootstrap = bootstrap
-        self.handlers = {model.type_name(): h for model, h in handlers.items()}
+        self.handlers = {model.type_name(): _typed(h) for model, h in handlers.items()}
         self.topics = sorted({model.topic for model in handlers})
         self.dlq_producer = dlq_producer
         self.session_timeout_ms = session_timeout_ms
@@ -80,6 +113,9 @@ class ConsumerRunner:
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.max_attempts = max_attempts
         self.retry_backoff_s = retry_backoff_s
+        self.parked = ParkedEvents(parked_model, group=group) if parked_model else None
+        self.parked_ttl = timedelta(seconds=parked_ttl_s)
+        self.parked_sweep_interval_s = parked_sweep_interval_s
         self.consumer: AIOKafkaConsumer | None = None
         self._pending: dict[TopicPartition, OffsetAndMetadata] = {}
         self.joined = asyncio.Event()
@@ -102,13 +138,17 @@ class ConsumerRunner:
         try:
             await self.consumer.start()
             self.joined.set()
+            loop = asyncio.get_running_loop()
+            next_sweep = loop.time() + self.parked_sweep_interval_s
             while True:
                 batches = await self.consumer.getmany(timeout_ms=500)
                 for tp, records in batches.items():
-                    for record in records:
-                        await self.process(record)
-                        self._pending[tp] = OffsetAndMetadata(record.offset + 1, "")
+                    await self.process_batch(records)
+                    self._pending[tp] = OffsetAndMetadata(records[-1].offset + 1, "")
                     await self.commit_pending()
+                if self.parked is not None and loop.time() >= next_sweep:
+                    await self._sweep()
+                    next_sweep = loop.time() + self.parked_sweep_interval_s
         finally:
             self.joined.clear()
             await self._close(self.consumer)
@@ -131,6 +171,77 @@ class ConsumerRunner:
         if self._pending and self.consumer is not None:
             pending, self._pending = self._pending, {}
             await self.consumer.commit(pending)
+
+    async def process_batch(self, records: list[ConsumerRecord[Any, Any]]) -> None:
+        """Apply one partition's poll batch in one transaction (inbox rows and effects
+        together; the caller commits the offsets after). If anything in it fails (a poison
+        record, a handler error, a lost database), nothing of it is kept and the records are
+        applied one by one instead, with the retries and dead letters of `process`."""
+        if len(records) > 1:
+            items: list[tuple[ConsumerRecord[Any, Any], Envelope]] = []
+            try:
+                for record in records:
+                    envelope = decode(record.headers, record.value)
+                    if envelope is not None and envelope.type in self.handlers:
+                        items.append((record, envelope))
+            except PoisonMessage:
+                items = []
+            else:
+                if not items or await self._apply_batch(items):
+                    return
+        for record in records:
+            await self.process(record)
+
+    async def _apply_batch(self, items: list[tuple[ConsumerRecord[Any, Any], Envelope]]) -> bool:
+        """True when the whole batch committed; False (nothing kept) when it must be retried
+        record by record."""
+        applied: list[Envelope] = []
+        parked: list[str] = []
+        try:
+            async with self.db.uow() as uow:
+                if self.parked is not None:  # every key of the batch, in one order (no deadlock)
+                    for key in sorted({envelope.subject for _, envelope in items}):
+                        await self.parked.lock(uow, key)
+                seen: set[str] = set()
+                for record, envelope in items:
+                    if envelope.id in seen or await uow.session.get(self.inbox, envelope.id):
+                        continue
+                    seen.add(envelope.id)
+                    with (
+                        use_context(extract_kafka_context(record.headers)),
+                        log_context(ticket_no=envelope.subject, event_id=envelope.id),
+                    ):
+                        uow.session.add(
+                            self.inbox(
+                                event_id=envelope.id, event_type=envelope.type, topic=record.topic
+                            )
+                        )
+                        not_yet = await self._apply_once(envelope, uow, key=None)
+                        if not_yet is not None:
+                            if self.parked is None:
+                                raise not_yet
+                            await self.parked.park(uow, envelope, not_yet.key, not_yet.reason)
+                            parked.append(envelope.type)
+                        elif self.parked is not None:
+                            await self._replay(uow, envelope.subject)
+                    applied.append(envelope)
+                    await self.in_batch(envelope)
+                await uow.commit()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.info("%s: batch of %d not applied (%s); one by one", self.group, len(items), exc)
+            return False
+        for envelope in applied:
+            record_consumed(self.group, envelope.type)
+        for event_type in parked:
+            record_parked(self.group, event_type)
+        for _, envelope in items:
+            await self.on_processed(envelope)
+        return True
+
+    async def in_batch(self, envelope: Envelope) -> None:
+        """Hook after an event's effect, before its batch commits (crash tests override it)."""
 
     async def process(self, record: ConsumerRecord[Any, Any]) -> None:
         """Apply one record (with retries) or dead-letter it; never raises for bad data."""
@@ -189,17 +300,29 @@ class ConsumerRunner:
         await self.dead_letter(record, error, attempts=self.max_attempts)
 
     async def apply(self, envelope: Envelope, *, topic: str) -> bool:
-        """Run the handler and record the inbox entry in one transaction; False if seen before."""
-        handler = self.handlers[envelope.type]
+        """Run the handler and record the inbox entry in one transaction; False if seen before.
+
+        An event whose handler raises `NotYet` is parked in that transaction; one that
+        applies replays the parked events of its key after it."""
         try:
             async with self.db.uow() as uow:
+                if self.parked is not None:
+                    await self.parked.lock(uow, envelope.subject)
                 if await uow.session.get(self.inbox, envelope.id) is not None:
                     return False
                 uow.session.add(
                     self.inbox(event_id=envelope.id, event_type=envelope.type, topic=topic)
                 )
-                await handler(uow, envelope)
+                not_yet = await self._apply_once(envelope, uow, key=None)
+                if not_yet is not None:
+                    if self.parked is None:
+                        raise not_yet
+                    await self.parked.park(uow, envelope, not_yet.key, not_yet.reason)
+                elif self.parked is not None:
+                    await self._replay(uow, envelope.subject)
                 await uow.commit()
+                if not_yet is not None:
+                    record_parked(self.group, envelope.type)
                 return True
         except IntegrityError:
             # A concurrent consumer committed the same event id first: already applied.
@@ -207,6 +330,83 @@ class ConsumerRunner:
                 if await session.get(self.inbox, envelope.id) is not None:
                     return False
             raise
+
+    async def _run(self, envelope: Envelope, uow: UnitOfWork) -> NotYet | None:
+        """The handler in a savepoint: a `NotYet` undoes what it staged and is returned."""
+        handler = self.handlers.get(envelope.type)
+        if handler is None:
+            return None
+        uow.envelope, uow.deferred = envelope, []
+        try:
+            async with uow.session.begin_nested():
+                await handler(envelope.event, uow)
+        except NotYet as exc:
+            uow.deferred = []
+            return exc
+        finally:
+            uow.envelope = None
+        return None
+
+    async def _apply_once(
+        self, envelope: Envelope, uow: UnitOfWork, *, key: str | None
+    ) -> NotYet | None:
+        """Run the handler; park the event under the other keys it deferred. When replaying
+        for `key`, deferring that key again means it still waits (a `NotYet`)."""
+        not_yet = await self._run(envelope, uow)
+        if not_yet is not None:
+            return not_yet
+        deferred, uow.deferred = uow.deferred, []
+        waiting = None
+        for other, reason in deferred:
+            if other == key:
+                waiting = NotYet(other, reason)
+            elif self.parked is not None:
+                await self.parked.park(uow, envelope, other, reason)
+            else:
+                raise NotYet(other, reason)
+        return waiting
+
+    async def _replay(self, uow: UnitOfWork, key: str) -> None:
+        assert self.parked is not None
+
+        async def again(envelope: Envelope, uow: UnitOfWork) -> NotYet | None:
+            return await self._apply_once(envelope, uow, key=key)
+
+        await self.parked.replay(uow, key, again)
+
+    async def _sweep(self) -> None:
+        try:
+            await self.expire_parked()
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            log.warning("%s: parked-event sweep skipped, database unavailable: %s", self.group, exc)
+
+    async def expire_parked(self) -> int:
+        """Dead-letter parked events older than the TTL, with the reason they waited for."""
+        if self.parked is None:
+            return 0
+        expired = 0
+        for row_id, key in await self.parked.expired(self.db, self.parked_ttl):
+            async with self.db.uow() as uow:
+                row = await self.parked.take(uow, row_id, key, self.inbox)
+                if row is None:
+                    continue
+                headers = dead_letter_headers(row, self.parked_ttl)
+                headers.append(("dlq_group", self.group.encode()))
+                await self.dlq_producer.send_and_wait(
+                    dead_letter_topic(self.group),
+                    value=row.value.encode(),
+                    key=row.key.encode(),
+                    headers=headers,
+                )
+                await uow.commit()
+            log.error(
+                "%s: parked %s %s expired: %s", self.group, row.event_type, row.event_id, row.reason
+            )
+            record_dead_lettered(self.group, row.event_type)
+            expired += 1
+        return expired
 
     async def on_processed(self, envelope: Envelope) -> None:
         """Hook between the effect's commit and the offset commit (crash tests override it)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import text
@@ -44,10 +45,13 @@ def _nonzero(counts: dict[str, int]) -> dict[str, int] | str:
     return left or "none"
 
 
-async def unsent_rows() -> dict[str, int]:
+async def unsent_rows(data_dir: Path | None = None) -> dict[str, int]:
+    """Unsent outbox rows per service; `data_dir` is the runner's (its children's DATA_DIR)."""
     counts: dict[str, int] = {}
     for service in SERVICES:
         settings = service.settings()
+        if data_dir is not None:
+            settings = settings.model_copy(update={"data_dir": data_dir})
         engine = create_engine(settings.resolved_database_url, schema=settings.db_schema)
         try:
             async with engine.connect() as conn:
@@ -101,10 +105,12 @@ async def consumer_lag(bootstrap: str) -> dict[str, int]:
     return lag
 
 
-async def in_flight(bootstrap: str, timeout_s: float = 5.0) -> InFlight:
+async def in_flight(
+    bootstrap: str, data_dir: Path | None = None, timeout_s: float = 5.0
+) -> InFlight:
     state = InFlight()
     try:
-        state.unsent = await asyncio.wait_for(unsent_rows(), timeout_s)
+        state.unsent = await asyncio.wait_for(unsent_rows(data_dir), timeout_s)
     except Exception as exc:
         state.errors.append(f"outboxes ({type(exc).__name__}: {exc})")
     try:
@@ -114,12 +120,14 @@ async def in_flight(bootstrap: str, timeout_s: float = 5.0) -> InFlight:
     return state
 
 
-async def wait_drained(bootstrap: str, within_s: float) -> tuple[bool, InFlight]:
+async def wait_drained(
+    bootstrap: str, within_s: float, data_dir: Path | None = None
+) -> tuple[bool, InFlight]:
     """Poll until nothing is in flight or the time is up; the last measurement either way."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within_s
     while True:
-        state = await in_flight(bootstrap)
+        state = await in_flight(bootstrap, data_dir)
         if state.empty or loop.time() >= deadline:
             return state.empty, state
         await asyncio.sleep(0.5)

@@ -49,7 +49,55 @@ class Event(BaseModel):
         return self.ticket_no
 
 
+# --- the shared vocabulary -------------------------------------------------------------
+# The words the events carry. Event fields stay `str` so that a consumer built before a
+# new value was added still reads the event (forward compatible); APIs and handlers type
+# with these.
 Severity = Literal["normal", "major", "urgent"]
+Category = Literal["network", "billing", "value_added", "tariff", "business", "service", "device"]
+Channel = Literal[
+    "hotline",
+    "web",
+    "app",
+    "sms",
+    "email",
+    "letter",
+    "store",
+    "regulator",
+    "consumer_association",
+    "petition",
+    "media",
+]
+TicketStatus = Literal[
+    "received",
+    "accepted",
+    "in_progress",
+    "replied",
+    "resolved",
+    "closed",
+    "pending",
+    "reopened",
+    "cancelled",
+    "archived",
+]
+ClockName = Literal[
+    "acceptance",
+    "first_reply",
+    "resolution",
+    "regulator",
+    "initial_investigation",
+    "confirmation",
+    "detailed_investigation",
+    "closed_loop",
+    "result_feedback",
+    "archive",
+    "sp_acknowledge",
+    "sp_answer",
+    "agent_promise",
+]
+"""Every clock the SLA policy knows (services/sla/policy.py; most are off by default)."""
+TERMINAL_STATUSES: frozenset[TicketStatus] = frozenset({"closed", "cancelled", "archived"})
+"""A complaint in one of these is over: nothing more happens to it."""
 
 
 # --- intake: complaints.ticket.v1 -------------------------------------------------------
@@ -58,8 +106,15 @@ class TicketReceived(Event):
 
     topic: ClassVar[str] = TICKET_TOPIC
     channel: str
-    msisdn: str = Field(description="E.164; only consumers that contact the customer use it")
-    msisdn_masked: str
+    msisdn: str | None = Field(
+        None,
+        description="E.164; only consumers that contact the customer use it. None for a "
+        "ticket without a customer (TMF621 or partner callers only): nobody is messaged",
+    )
+    msisdn_masked: str | None = None
+    no_customer_reason: str | None = Field(
+        None, description="Why the ticket has no customer number (set when msisdn is None)"
+    )
     user_type: str | None = None
     description: str
     category_hint: str | None = None
@@ -67,6 +122,9 @@ class TicketReceived(Event):
     store_id: str | None = None
     location: str | None = None
     source_org: str | None = Field(None, description="The partner that transferred it, if any")
+    email: str | None = Field(
+        None, description="The customer's e-mail, if given: the result goes there too"
+    )
     accepting_department: str
     over_level: bool = False
     received_at: datetime
@@ -101,6 +159,9 @@ class TicketStatusChanged(Event):
     reason: str | None = None
     changed_at: datetime
     satisfied: bool | None = Field(None, description="Set on feedback-driven changes")
+    resolution: str | None = Field(
+        None, description="On `resolved`: the result as the customer is told it"
+    )
 
 
 class TicketNoteAdded(Event):
@@ -240,6 +301,20 @@ class SlaMet(Event):
     met_at: datetime
 
 
+class SlaDeadlineExtended(Event):
+    """A clock's limit was extended (延期, seed 003 §4.1): the customer is told the reason."""
+
+    topic: ClassVar[str] = SLA_TOPIC
+    clock: str
+    old_due_at: datetime
+    new_due_at: datetime
+    provisional: bool = False
+    working_days: int
+    reason: str
+    extended_by: str
+    extended_at: datetime
+
+
 # --- refund: complaints.refund.v1 -----------------------------------------------------
 class RefundRequested(Event):
     topic: ClassVar[str] = REFUND_TOPIC
@@ -301,12 +376,23 @@ class SpDisputeOpened(Event):
     proof_due_at: datetime
 
 
+class SpChargeHeld(Event):
+    """For billing: do not collect this unpaid, disputed SP charge until the dispute closes
+    (seed 002: 代收费用需待争议解决后方可向用户收取). Proven → collect; else never."""
+
+    topic: ClassVar[str] = REFUND_TOPIC
+    dispute_id: str
+    sp_code: str
+    amount_fen: int
+    held_at: datetime
+
+
 class SpDisputeClosed(Event):
     """The SP proved the subscription, or the window passed and a provisional refund was made."""
 
     topic: ClassVar[str] = REFUND_TOPIC
     dispute_id: str
-    outcome: Literal["proven", "provisional_refund"]
+    outcome: Literal["proven", "provisional_refund", "not_collected"]
     refund_id: str | None = None
     closed_at: datetime
 
@@ -330,3 +416,4 @@ class SurveyReplied(Event):
     satisfied: bool
     raw_reply: str
     replied_at: datetime
+    score: int | None = Field(None, description="1-5 as the reply reads (非常满意 5 ... 不满意 1)")

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from shared.admission import Admission
 from shared.asyncapi import ASYNCAPI_PATH, asyncapi_endpoint
 from shared.errors import PROBLEM_JSON, Problem
 from shared.observability import ObservabilityMiddleware, metrics_endpoint
@@ -172,6 +173,14 @@ def create_gateway(targets: dict[str, list[str]] | None = None) -> Starlette:
     )
     max_body = int(os.environ.get("GATEWAY_MAX_BODY_BYTES", 1_048_576))
     app.add_middleware(BodySizeLimit, max_bytes=max_body)
+    # The same admission rule as every service (shared.admission), sized for all of them.
+    app.add_middleware(
+        Admission,
+        max_in_flight=int(os.environ.get("GATEWAY_MAX_IN_FLIGHT", 64)),
+        max_queued=int(os.environ.get("GATEWAY_MAX_QUEUED", 128)),
+        queue_budget_s=float(os.environ.get("GATEWAY_QUEUE_BUDGET_MS", 20)) / 1000,
+        service="gateway",
+    )
     app.add_middleware(ObservabilityMiddleware)
     return app
 

@@ -11,14 +11,13 @@ import asyncio
 import json
 import logging
 import os
-import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from aiokafka import TopicPartition
 from fastapi import APIRouter, Request
@@ -38,6 +37,7 @@ from sqlalchemy import func, select
 from starlette.responses import Response
 
 from shared.db import Database
+from shared.phone import mask_text
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +66,16 @@ OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet acknowledged", ("s
 OUTBOX_OLDEST_AGE = Gauge(
     "outbox_oldest_age_seconds", "Age of the oldest unsent outbox row (0 if none)", ("service",)
 )
-SLA_CLOCKS = Gauge("sla_clocks", "SLA clocks by state", ("state",))
-REFUNDS_PENDING = Gauge("refunds_pending", "Refund requests awaiting a decision")
-NOTIFICATIONS = Counter(
-    "notifications_total", "Notification deliveries by channel and outcome", ("channel", "outcome")
+HTTP_REFUSED = Counter(
+    "http_refused_total", "Requests refused with 503 by admission control (overload)", ("service",)
 )
+PARKED_EVENTS = Gauge(
+    "parked_events", "Consumed events parked until what they depend on arrives", ("service",)
+)
+PARKED_OLDEST_AGE = Gauge(
+    "parked_event_oldest_age_seconds", "Age of the oldest parked event (0 if none)", ("service",)
+)
+EVENTS_PARKED = Counter("events_parked_total", "Consumed events parked (NotYet)", ("group", "type"))
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED_ROUTE = "<unmatched>"
@@ -79,6 +84,10 @@ UNMATCHED_ROUTE = "<unmatched>"
 def record_published(event_type: str, topic: str) -> None:
     """Count one event acknowledged by the broker."""
     EVENTS_PUBLISHED.labels(topic=topic, type=event_type).inc()
+
+
+def record_refused(service: str) -> None:
+    HTTP_REFUSED.labels(service).inc()
 
 
 def record_consumed(group: str, event_type: str) -> None:
@@ -91,20 +100,15 @@ def record_dead_lettered(group: str, event_type: str | None) -> None:
     EVENTS_DEAD_LETTERED.labels(group=group, type=event_type or "unknown").inc()
 
 
-def record_notification(channel: str, outcome: Literal["sent", "failed"]) -> None:
-    """Count one SMS, e-mail or webhook delivery outcome."""
-    NOTIFICATIONS.labels(channel=channel, outcome=outcome).inc()
+def record_parked(group: str, event_type: str) -> None:
+    """Count one event parked because what it depends on has not arrived."""
+    EVENTS_PARKED.labels(group=group, type=event_type).inc()
 
 
-def set_sla_clocks(*, running: int, breached: int) -> None:
-    """Set the SLA clock gauges (the sla service counts them when scraped)."""
-    SLA_CLOCKS.labels(state="running").set(running)
-    SLA_CLOCKS.labels(state="breached").set(breached)
-
-
-def set_refunds_pending(count: int) -> None:
-    """Set the number of refund requests awaiting a decision."""
-    REFUNDS_PENDING.set(count)
+def set_parked(service: str, count: int, oldest_age_s: float) -> None:
+    """Set the parked-event gauges of one service (refreshed before each scrape)."""
+    PARKED_EVENTS.labels(service=service).set(count)
+    PARKED_OLDEST_AGE.labels(service=service).set(oldest_age_s)
 
 
 @dataclass(frozen=True)
@@ -223,7 +227,6 @@ def metrics_router(refresh: Refresh | None = None) -> APIRouter:
 
 
 # --- structured logs -------------------------------------------------------------------
-_MSISDN = re.compile(r"(?<!\d)(?:(?:\+|00)?86[\s-]?)?(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)")
 _ticket_no: ContextVar[str | None] = ContextVar("ticket_no", default=None)
 _event_id: ContextVar[str | None] = ContextVar("event_id", default=None)
 _SKIPPED_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
@@ -234,8 +237,8 @@ _SKIPPED_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dic
 
 
 def mask_msisdns(text: str) -> str:
-    """Mask every Chinese mobile number (national, +86, 0086 or 86 form): 138****8000."""
-    return _MSISDN.sub(r"\1****\3", text)
+    """Log lines go through the one shared masker (numbers in any form, ID numbers, names)."""
+    return mask_text(text)
 
 
 @contextmanager

@@ -41,3 +41,34 @@ def mask_msisdn(number: str | None) -> str | None:
     if len(digits) < 8:
         return "*" * len(digits)
     return f"{digits[:3]}****{digits[-4:]}"
+
+
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９＋－　", "0123456789+- ")
+_SEP = r"[\s\-.\u00a0]?"
+_MOBILE_IN_TEXT = re.compile(
+    r"(?<![0-9０-９])(?:(?:\+|00)?86[\s\-]*)?"  # +86 / 0086 / 86, spaced or hyphenated
+    rf"(1[3-9][0-9]){_SEP}([0-9]{{4}}){_SEP}([0-9]{{4}})(?![0-9０-９])"
+)
+_ID_NUMBER = re.compile(r"(?<![0-9])([1-9][0-9]{5})[0-9]{8}([0-9]{3}[0-9Xx])(?![0-9])")
+_NAME_AFTER_LABEL = re.compile(
+    r"(姓名|客户姓名|客户|用户姓名|用户|联系人|机主)([：:\s]*)([\u4e00-\u9fff·]{1,3})"
+)
+_NOT_NAMES = ("反映", "投诉", "表示", "称", "来电", "要求", "所在", "的", "经理", "服务")
+
+
+def _name(m: re.Match[str]) -> str:
+    label, sep, name = m.group(1), m.group(2), m.group(3)
+    if name.startswith(_NOT_NAMES):
+        return m.group(0)  # "客户反映..." is a verb, not a name
+    return f"{label}{sep}{name[0]}{'*' * (len(name) - 1 or 1)}"
+
+
+def mask_text(text: str) -> str:
+    """The one masker for free text leaving the system of record: mobile numbers in any common
+    form (138-0013-8000, 138 0013 8000, +86 138..., full-width digits) become 138****8000,
+    18-digit ID numbers keep only their first 6 and last 4, a name after 姓名/客户/联系人
+    keeps its surname."""
+    normalised = text.translate(_FULL_WIDTH)
+    masked = _MOBILE_IN_TEXT.sub(lambda m: f"{m.group(1)}****{m.group(3)}", normalised)
+    masked = _ID_NUMBER.sub(lambda m: f"{m.group(1)}********{m.group(2)}", masked)
+    return _NAME_AFTER_LABEL.sub(_name, masked)

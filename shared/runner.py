@@ -66,6 +66,7 @@ class System:
         port_base: int,
         broker_port: int,
         replicas: int = 1,
+        kafka_bootstrap: str | None = None,
     ):
         self.data_dir = data_dir.resolve()
         self.gateway_port = gateway_port
@@ -73,6 +74,8 @@ class System:
             s.name: [replica_port(port_base, i, r) for r in range(replicas)]
             for i, s in enumerate(SERVICES)
         }
+        self.kafka_bootstrap = kafka_bootstrap
+        """An external Kafka cluster (its topics already created); None runs the embedded one."""
         self.broker = Broker(broker_port, log_path=self.data_dir / "broker.log")
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.stopping = False
@@ -80,7 +83,10 @@ class System:
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
-            {"DATA_DIR": str(self.data_dir), "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap}
+            {
+                "DATA_DIR": str(self.data_dir),
+                "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap or self.broker.bootstrap,
+            }
         )
         for name, ports in self.ports.items():
             env[f"{name.upper()}_PORT"] = str(ports[0])
@@ -103,8 +109,9 @@ class System:
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.broker.start()
-        asyncio.run(create_topics(self.broker.bootstrap))
+        if self.kafka_bootstrap is None:
+            self.broker.start()
+            asyncio.run(create_topics(self.broker.bootstrap))
         os.environ["DATA_DIR"] = str(self.data_dir)
         for service in SERVICES:
             settings = service.settings()
@@ -153,7 +160,9 @@ class System:
         services = {k: c for k, c in self.children.items() if k != "gateway"}
         self._terminate(gateway, 5)
         if self.broker.process is not None and self.broker.process.poll() is None:
-            drained, left = asyncio.run(wait_drained(self.broker.bootstrap, drain_timeout_s))
+            drained, left = asyncio.run(
+                wait_drained(self.broker.bootstrap, drain_timeout_s, self.data_dir)
+            )
             if drained:
                 print("[run] drained: outboxes empty, consumers caught up", flush=True)
             else:
@@ -190,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
         help="services listen on port-base+1 .. port-base+5",
     )
     parser.add_argument("--broker-port", type=int, default=9092)
+    parser.add_argument(
+        "--kafka-bootstrap",
+        default=None,
+        help="use this Kafka cluster (topics created) instead of the embedded broker",
+    )
     parser.add_argument("--replicas", type=int, default=1, help="processes per service (default 1)")
     parser.add_argument(
         "--drain-timeout",
@@ -199,7 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     system = System(
-        args.data_dir, args.gateway_port, args.port_base, args.broker_port, args.replicas
+        args.data_dir,
+        args.gateway_port,
+        args.port_base,
+        args.broker_port,
+        args.replicas,
+        kafka_bootstrap=args.kafka_bootstrap,
     )
 
     def _stop(signum: int, _frame: object) -> None:

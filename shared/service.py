@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import DeclarativeBase
 
+from shared.admission import Admission
 from shared.auth import TokenVerifier
 from shared.consumer import ConsumerRunner, Handler
 from shared.db import Database
@@ -25,6 +26,7 @@ from shared.events import Event
 from shared.idempotency import IdempotentCreate
 from shared.kafka import make_producer
 from shared.migrations import upgrade_async
+from shared.nul_guard import NulGuard
 from shared.observability import (
     ObservabilityMiddleware,
     collect_consumer_lag,
@@ -32,6 +34,7 @@ from shared.observability import (
     metrics_router,
 )
 from shared.outbox import Outbox, OutboxRelay, PlatformModels, platform_models
+from shared.parking import refresh_gauges as refresh_parked_gauges
 from shared.retention import Retained, prune_every
 from shared.settings import ServiceSettings
 
@@ -158,7 +161,11 @@ def create_service_app(
         if migrate_on_start:
             await upgrade_async(name, url, settings.db_schema)
         db = Database(url, schema=settings.db_schema)
-        producer = make_producer(settings.kafka_bootstrap_servers, client_id=name)
+        producer = make_producer(
+            settings.kafka_bootstrap_servers,
+            client_id=name,
+            idempotent=settings.kafka_enable_idempotence,
+        )
         rt = Runtime(
             settings=settings,
             platform=platform,
@@ -188,7 +195,15 @@ def create_service_app(
         openapi_url=f"/{name}/openapi.json",
     )
     install_problem_handlers(app)
+    app.add_middleware(NulGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        Admission,
+        max_in_flight=settings.max_in_flight,
+        max_queued=settings.max_queued,
+        queue_budget_s=settings.queue_budget_ms / 1000,
+        service=name,
+    )
     app.add_middleware(ObservabilityMiddleware)
     app.include_router(health_router())
 
@@ -221,7 +236,9 @@ async def start_runtime(
             rt.producer,
             batch_size=s.relay_batch_size,
             idle_interval_s=s.relay_idle_interval_s,
-            epoch=BrokerEpoch(s.kafka_bootstrap_servers, rt.producer),
+            epoch=BrokerEpoch(s.kafka_bootstrap_servers, rt.producer)
+            if s.kafka_broker_epoch
+            else None,
             epoch_check_interval_s=s.relay_epoch_check_interval_s,
             retention=timedelta(days=s.outbox_retention_days),
         )
@@ -240,6 +257,9 @@ async def start_runtime(
             session_timeout_ms=s.consumer_session_timeout_ms,
             heartbeat_interval_ms=s.consumer_heartbeat_interval_ms,
             fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
+            parked_model=rt.platform.models.parked,
+            parked_ttl_s=s.consumer_parked_ttl_s,
+            parked_sweep_interval_s=s.consumer_parked_sweep_interval_s,
         )
         rt.consumers.append(runner)
         rt.run_supervised("consumer", runner.run)
@@ -256,7 +276,9 @@ async def start_producer(rt: Runtime) -> None:
             log.warning("%s: broker not reachable yet (%s); retrying", rt.platform.name, exc)
             await rt.producer.stop()
             rt.producer = make_producer(
-                rt.settings.kafka_bootstrap_servers, client_id=rt.platform.name
+                rt.settings.kafka_bootstrap_servers,
+                client_id=rt.platform.name,
+                idempotent=rt.settings.kafka_enable_idempotence,
             )
             await asyncio.sleep(min(0.5 * (attempt + 1), 5))
     raise RuntimeError("Kafka broker unreachable")
@@ -309,6 +331,7 @@ async def _cancel(rt: Runtime, tasks: list[asyncio.Task[None]]) -> None:
 async def _refresh_platform_gauges(rt: Runtime) -> None:
     """Before a scrape: outbox backlog/age and the lag of this instance's consumers."""
     await collect_outbox(rt.db, rt.platform.models.outbox, service=rt.platform.name)
+    await refresh_parked_gauges(rt.db, rt.platform.models.parked, service=rt.platform.name)
     for runner in rt.consumers:
         if runner.consumer is not None:
             await collect_consumer_lag(runner.consumer, group=runner.group)
@@ -383,6 +406,27 @@ def _problem_schema_in_openapi(app: FastAPI) -> None:
                 },
             },
             "required": ["title", "status"],
+        }
+        components["schemas"]["Error"] = {
+            "type": "object",
+            "description": "TMF630 Error, returned by the TMF Open API routes (/tmf-api/...); "
+            "`errors` (an extension) names the offending fields.",
+            "properties": {
+                "code": {"type": "string"},
+                "reason": {"type": "string"},
+                "message": {"type": "string"},
+                "status": {"type": "string"},
+                "referenceError": {"type": "string"},
+                "@type": {"type": "string"},
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                    },
+                },
+            },
+            "required": ["code", "reason"],
         }
         components.setdefault("securitySchemes", {})
         app.openapi_schema = schema

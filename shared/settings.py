@@ -38,6 +38,15 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:9092", validation_alias=_alias("KAFKA_BOOTSTRAP_SERVERS")
     )
+    kafka_enable_idempotence: bool = Field(
+        False, validation_alias=_alias("KAFKA_ENABLE_IDEMPOTENCE")
+    )
+    """The idempotent producer: on for Apache Kafka (deploy/), off for the embedded Tansu
+    broker, which does not support it."""
+    kafka_broker_epoch: bool = Field(True, validation_alias=_alias("KAFKA_BROKER_EPOCH"))
+    """Check the broker's epoch marker and re-publish retained outbox rows when the broker came
+    back empty (shared/epoch.py): on for the embedded broker, whose storage is memory; off
+    for Apache Kafka (deploy/), whose replicated logs outlive a broker's restart."""
     jwt_secret: str = Field(DEV_JWT_SECRET, validation_alias=_alias("JWT_SECRET"))
     jwt_algorithm: Literal["HS256", "RS256"] = Field(
         "HS256", validation_alias=_alias("JWT_ALGORITHM")
@@ -46,15 +55,36 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str | None = Field(None, validation_alias=_alias("JWT_AUDIENCE"))
     jwt_issuer: str | None = Field(None, validation_alias=_alias("JWT_ISSUER"))
 
+    access_sub_units: dict[str, list[str]] = Field(
+        default_factory=dict, validation_alias=_alias("ACCESS_SUB_UNITS")
+    )
+    """Department -> its sub-units (JSON), for room/centre managers' scope (seed 003 §4.5)."""
+    access_partner_orgs: dict[str, list[str]] = Field(
+        default_factory=dict, validation_alias=_alias("ACCESS_PARTNER_ORGS")
+    )
+    """Partner id -> further `source.org` names it may transfer as (JSON); its id always."""
+    access_partner_sp_codes: dict[str, list[str]] = Field(
+        default_factory=dict, validation_alias=_alias("ACCESS_PARTNER_SP_CODES")
+    )
+    """Partner id -> the SP codes it speaks for (JSON): it reads the tickets that concern them."""
+
     database_url: str | None = None
     db_schema: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = 1_048_576
+    max_in_flight: int = 16
+    """Requests this process runs at once (admission control, shared.admission); 0: no bound.
+    With ~50 complaints/s per process, 16 in flight keeps an accepted request under 1 s."""
+    max_queued: int = 64
+    """Requests that may wait for a slot; beyond that they are refused at once (503)."""
+    queue_budget_ms: float = 20.0
+    """How long a request waits for a slot before a 503 with Retry-After (keeps it < 50 ms)."""
     consumers_enabled: bool = True
     relay_enabled: bool = True
     relay_batch_size: int = 200
-    relay_idle_interval_s: float = 0.2
+    relay_idle_interval_s: float = 1.0
+    """Relay poll with nothing to send: a commit in this process wakes it at once."""
     relay_epoch_check_interval_s: float = 1.0
     """How often a relay checks that the broker still holds what it was sent (shared/epoch.py):
     also the longest a refilled broker may deliver new events ahead of re-published ones."""
@@ -73,14 +103,26 @@ class ServiceSettings(BaseSettings):
     """How often the retention job prunes expired rows."""
     consumer_session_timeout_ms: int = 6000
     """Tansu holds a new member's join for about half of this: tests use a short one."""
-    consumer_heartbeat_interval_ms: int = 1000
-    consumer_fetch_max_wait_ms: int = 100
-    """Upper bound on a fetch's long poll: the end-to-end latency floor per hop."""
+    consumer_heartbeat_interval_ms: int = 2000
+    """A third of the session timeout, as Kafka advises (fewer wake-ups when idle)."""
+    consumer_fetch_max_wait_ms: int = 1000
+    """A fetch's long poll: the broker answers as soon as a record arrives (Tansu too), so
+    this bounds only how often an idle consumer asks, not the latency per hop."""
     consumer_max_attempts: int = 3
     consumer_retry_backoff_s: float = 0.2
+    consumer_parked_ttl_s: float = 86400.0
+    """How long a parked event (its parent has not arrived) waits before it is
+    dead-lettered with its reason. Platform policy, not from a seed: a day outlasts any
+    consumer outage we expect; the parent normally follows within seconds."""
+    consumer_parked_sweep_interval_s: float = 30.0
     scheduler_enabled: bool = True
     """Run this replica's timers (SLA warnings, escalations, ...); safe on every replica."""
     scheduler_interval_s: float = 1.0
+    """Least time between two ticks of a timer that found nothing due."""
+    scheduler_idle_s: float = 10.0
+    """Longest a timer sleeps with nothing due and no commit: it wakes at the next due time
+    (or a commit in this process) sooner; this bounds how late a row another replica made
+    due earlier is noticed."""
 
     @property
     def resolved_database_url(self) -> str:

@@ -16,8 +16,12 @@ from shared.events import TicketClassified
 from shared.service import Runtime
 from shared.settings import DEV_JWT_SECRET, ServiceSettings
 
+DEFAULT_DEPT = {"agent": "frontdesk_10086", "frontline": "frontdesk_10086"}
+"""A filer's department when a test names none: where intake's default accepts complaints."""
+
 
 def token(role: str = "agent", *, sub: str | None = None, dept: str | None = None) -> str:
+    dept = DEFAULT_DEPT.get(role) if dept is None else (dept or None)
     return mint_token(secret=DEV_JWT_SECRET, sub=sub or f"t-{role}", roles=[role], dept=dept)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -11,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from sqlalchemy import or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from services.intake import domain, handlers
+from services.intake import access, handlers
 from services.intake.lifecycle import STATUSES, Command, allowed_commands
 from services.intake.models import Complaint, TimelineEntry
 from services.intake.schemas import (
@@ -39,22 +38,19 @@ from shared.auth import Principal, require_roles
 from shared.db import UnitOfWork
 from shared.errors import PROBLEM_RESPONSES, Problem, field_error
 from shared.idempotency import Created, request_fingerprint
+from shared.pagination import decode_int_cursor, encode_cursor
 from shared.phone import InvalidPhoneNumber, mask_msisdn, normalize_msisdn
 from shared.service import Runtime, runtime
 
 router = APIRouter(prefix="/v1/complaints", tags=["complaints"], responses=PROBLEM_RESPONSES)
 
+HANDLER_ROLES = ("agent", "frontline", "room_manager", "centre_manager", "leadership")
+READER_ROLES = (*HANDLER_ROLES, "ops", "partner")
 Filer = Annotated[Principal, Depends(require_roles("agent", "frontline"))]
-Staff = Annotated[
-    Principal,
-    Depends(
-        require_roles("agent", "frontline", "room_manager", "centre_manager", "leadership", "ops")
-    ),
-]
-Handlers = Annotated[
-    Principal,
-    Depends(require_roles("agent", "frontline", "room_manager", "centre_manager", "leadership")),
-]
+Reader = Annotated[Principal, Depends(require_roles(*READER_ROLES))]
+Readable = Annotated[Principal, Depends(access.ticket_access("read", READER_ROLES))]
+Noter = Annotated[Principal, Depends(access.ticket_access("note", READER_ROLES))]
+Handlers = Annotated[Principal, Depends(access.ticket_access("act", HANDLER_ROLES))]
 Rt = Annotated[Runtime, Depends(runtime)]
 
 
@@ -62,13 +58,14 @@ def read_model(
     c: Complaint, principal: Principal, timeline: list[TimelineEntry] | None = None
 ) -> ComplaintRead:
     """The complaint as `principal` may see it (MSISDN masked for roles that do not need it)."""
-    full = principal.has_any(*domain.ROLES_SEEING_FULL_MSISDN)
+    full = principal.has_any(*access.RULES.full_msisdn_roles)
     timeline = timeline or []
     return ComplaintRead(
         ticket_no=c.ticket_no,
         status=c.status,
         channel=c.channel,
-        msisdn=c.msisdn if full else (mask_msisdn(c.msisdn) or ""),
+        msisdn=None if c.msisdn is None else c.msisdn if full else mask_msisdn(c.msisdn) or "",
+        no_customer_reason=c.details.get("no_customer_reason"),
         description=c.description,
         category=c.category,
         category_confidence=c.category_confidence,
@@ -150,15 +147,24 @@ async def create_complaint(
     if created.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/v1/complaints/{created.resource_id}"
-    return await get_complaint(created.resource_id, principal, rt)
+    return await read_one(created.resource_id, principal, rt)
 
 
 @router.get("/{ticket_no}", response_model=ComplaintRead, summary="One complaint with its history")
-async def get_complaint(ticket_no: str, principal: Staff, rt: Rt) -> ComplaintRead:
+async def get_complaint(ticket_no: str, principal: Readable, rt: Rt) -> ComplaintRead:
+    """A complaint in your scope (others answer 404); a full number shown is audited."""
+    return await read_one(ticket_no, principal, rt)
+
+
+async def read_one(ticket_no: str, principal: Principal, rt: Runtime) -> ComplaintRead:
     async with rt.db.sessions() as session:
-        complaint = await session.scalar(select(Complaint).where(Complaint.ticket_no == ticket_no))
-        if complaint is None:
-            raise Problem(404, "Not Found", f"no complaint {ticket_no}")
+        complaint = access.check(
+            await session.scalar(select(Complaint).where(Complaint.ticket_no == ticket_no)),
+            ticket_no,
+            principal,
+            rt,
+            "read",
+        )
         timeline = (
             await session.scalars(
                 select(TimelineEntry)
@@ -166,28 +172,15 @@ async def get_complaint(ticket_no: str, principal: Staff, rt: Rt) -> ComplaintRe
                 .order_by(TimelineEntry.id)
             )
         ).all()
-    return read_model(complaint, principal, list(timeline))
-
-
-def _cursor(value: int) -> str:
-    return base64.urlsafe_b64encode(str(value).encode()).decode()
-
-
-def _uncursor(value: str) -> int:
-    try:
-        return int(base64.urlsafe_b64decode(value.encode()).decode())
-    except ValueError as exc:
-        raise Problem(
-            422,
-            "Invalid request",
-            "cursor: malformed",
-            errors=[{"field": "cursor", "message": "malformed"}],
-        ) from exc
+    result = read_model(complaint, principal, list(timeline))
+    if access.sees_full_msisdn(principal, rt.settings):
+        await access.audit_now(rt, principal, "read_msisdn", [ticket_no], "view complaint")
+    return result
 
 
 @router.get("", response_model=ComplaintPage, summary="List complaints, newest first")
 async def list_complaints(
-    principal: Staff,
+    principal: Reader,
     rt: Rt,
     status: Literal[STATUSES] | None = None,  # type: ignore[valid-type]
     category: Category | None = None,
@@ -205,7 +198,12 @@ async def list_complaints(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> ComplaintPage:
-    query = select(Complaint).order_by(Complaint.id.desc()).limit(limit + 1)
+    query = (
+        select(Complaint)
+        .where(access.list_filter(principal, rt.settings))
+        .order_by(Complaint.id.desc())
+        .limit(limit + 1)
+    )
     filters = {
         "status": status,
         "category": category,
@@ -231,6 +229,8 @@ async def list_complaints(
     if received_to is not None:
         query = query.where(Complaint.received_at < received_to)
     if msisdn is not None:
+        if not principal.has_any(*access.RULES.msisdn_search_roles):
+            raise Problem(403, "Forbidden", "searching by number is not open to your role")
         try:
             query = query.where(Complaint.msisdn == normalize_msisdn(msisdn))
         except InvalidPhoneNumber as exc:
@@ -241,14 +241,19 @@ async def list_complaints(
                 errors=[{"field": "msisdn", "message": str(exc)}],
             ) from exc
     if cursor is not None:
-        query = query.where(Complaint.id < _uncursor(cursor))
+        query = query.where(Complaint.id < decode_int_cursor(cursor))
     async with rt.db.sessions() as session:
         rows = list((await session.scalars(query)).all())
     more = len(rows) > limit
     rows = rows[:limit]
+    shown = [c.ticket_no for c in rows]
+    if msisdn is not None:
+        await access.audit_now(rt, principal, "search_msisdn", shown, "search by number")
+    elif access.sees_full_msisdn(principal, rt.settings):
+        await access.audit_now(rt, principal, "read_msisdn", shown, "list complaints")
     return ComplaintPage(
         items=[read_model(c, principal) for c in rows],
-        next_cursor=_cursor(rows[-1].id) if more else None,
+        next_cursor=encode_cursor(rows[-1].id) if more else None,
     )
 
 
@@ -264,7 +269,7 @@ async def _write(
         raise Problem(
             409, "Concurrent update", f"{ticket_no} changed meanwhile; read it and retry"
         ) from exc
-    return await get_complaint(ticket_no, principal, rt)
+    return await read_one(ticket_no, principal, rt)
 
 
 async def _command(
@@ -377,7 +382,7 @@ async def cancel(ticket_no: str, body: CancelBody, principal: Handlers, rt: Rt) 
     summary="Add a note (append-only)",
     response_model=ComplaintRead,
 )
-async def add_note(ticket_no: str, body: NoteBody, principal: Staff, rt: Rt) -> ComplaintRead:
+async def add_note(ticket_no: str, body: NoteBody, principal: Noter, rt: Rt) -> ComplaintRead:
     async def work(uow: UnitOfWork) -> None:
         await handlers.add_note(uow, ticket_no, principal.sub, body.text)
 

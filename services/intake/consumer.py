@@ -1,6 +1,6 @@
 """Intake consumes the other services' decisions to show them on the complaint."""
 
-from services.intake import handlers
+from services.intake import projections
 from shared.consumer import Handler
 from shared.events import (
     Event,
@@ -22,19 +22,19 @@ from shared.events import (
 )
 
 HANDLERS: dict[type[Event], Handler] = {
-    TicketAssigned: handlers.ticket_assigned,
-    TicketTransferred: handlers.ticket_transferred,
-    TicketEscalated: handlers.ticket_escalated,
-    TicketMarkedMajor: handlers.ticket_marked_major,
-    SlaClocksStarted: handlers.sla_clocks_changed,
-    SlaDeadlinesChanged: handlers.sla_clocks_changed,
-    SlaBreached: handlers.sla_clock_ended,
-    SlaMet: handlers.sla_clock_ended,
-    RefundRequested: handlers.refund_changed,
-    RefundApproved: handlers.refund_changed,
-    RefundRejected: handlers.refund_changed,
-    RefundPaid: handlers.refund_changed,
-    SurveyReplied: handlers.survey_replied,
-    SurgeAlertRaised: handlers.surge_alert_raised,
-    SpDisputeOpened: handlers.sp_dispute_opened,
+    TicketAssigned: projections.on_ticket_assigned,
+    TicketTransferred: projections.on_ticket_transferred,
+    TicketEscalated: projections.on_ticket_escalated,
+    TicketMarkedMajor: projections.on_ticket_marked_major,
+    SlaClocksStarted: projections.on_sla_clocks_changed,
+    SlaDeadlinesChanged: projections.on_sla_clocks_changed,
+    SlaBreached: projections.on_sla_clock_ended,
+    SlaMet: projections.on_sla_clock_ended,
+    RefundRequested: projections.on_refund_changed,
+    RefundApproved: projections.on_refund_changed,
+    RefundRejected: projections.on_refund_changed,
+    RefundPaid: projections.on_refund_changed,
+    SurveyReplied: projections.on_survey_replied,
+    SurgeAlertRaised: projections.on_surge_alert_raised,
+    SpDisputeOpened: projections.on_sp_dispute_opened,
 }

@@ -5,30 +5,22 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import get_args
+
+import chinese_calendar
 
 from services.intake.classifier import detect_urgent
+from shared.access import Scope
+from shared.events import Category, Channel
+from shared.time import SHANGHAI
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 RULES_PATH = Path(__file__).with_name("classification_rules.json")
 
-CHANNELS = (
-    "hotline",
-    "web",
-    "app",
-    "sms",
-    "email",
-    "letter",
-    "store",
-    "regulator",
-    "consumer_association",
-    "petition",
-    "media",
-)
-CATEGORIES = ("network", "billing", "value_added", "tariff", "business", "service", "device")
+CHANNELS: tuple[Channel, ...] = get_args(Channel)
+CATEGORIES: tuple[Category, ...] = get_args(Category)
 
 
 @dataclass(frozen=True)
@@ -105,3 +97,96 @@ def new_ticket_no(received_at: datetime) -> str:
 
 ROLES_SEEING_FULL_MSISDN = frozenset({"agent", "frontline"})
 """Roles that talk to the customer and so may see the full number (others see it masked)."""
+
+
+@dataclass(frozen=True)
+class AccessRules:
+    """Who reaches which complaints: seed 003 §4.5 (职责与权限) and §6.5 (保密), seed 004 ch. 2
+    (首问负责制, 部门问责制). Role names are the token's `roles`."""
+
+    department_roles: frozenset[str] = frozenset({"agent", "frontline"})
+    """Act on and read tickets their department accepted (owner) or handles."""
+    manager_roles: frozenset[str] = frozenset({"room_manager", "centre_manager"})
+    """Their department's tickets and its sub-units'."""
+    read_all_roles: frozenset[str] = frozenset({"leadership", "ops"})
+    act_all_roles: frozenset[str] = frozenset({"leadership"})
+    full_msisdn_roles: frozenset[str] = ROLES_SEEING_FULL_MSISDN
+    """See the full number on tickets in their scope (every such read is audited)."""
+    msisdn_search_roles: frozenset[str] = frozenset(
+        {"agent", "frontline", "room_manager", "centre_manager", "leadership", "ops"}
+    )
+    """May search by a full number (`?msisdn=`, audited)."""
+    partner_roles: frozenset[str] = frozenset({"partner"})
+    """Read (and add notes to) only tickets they transferred in or that concern their SP."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The facts about a principal that access rules use (no token, no settings)."""
+
+    roles: frozenset[str]
+    dept: str | None = None
+    department_units: frozenset[str] = frozenset()
+    partner_orgs: frozenset[str] = frozenset()
+    sp_codes: frozenset[str] = frozenset()
+
+
+def read_scope(caller: Caller, rules: AccessRules) -> Scope:
+    """The complaints `caller` may read."""
+    scope = act_scope(caller, rules)
+    if caller.roles & rules.read_all_roles:
+        return Scope.all()
+    if caller.roles & rules.partner_roles:
+        scope = scope.union(Scope(source_orgs=caller.partner_orgs, sp_codes=caller.sp_codes))
+    return scope
+
+
+def act_scope(caller: Caller, rules: AccessRules) -> Scope:
+    """The complaints `caller` may run lifecycle commands on (partners: none)."""
+    if caller.roles & rules.act_all_roles:
+        return Scope.all()
+    scope = Scope.nothing()
+    if caller.roles & rules.manager_roles:
+        scope = scope.union(Scope(departments=caller.department_units))
+    if caller.roles & rules.department_roles and caller.dept:
+        scope = scope.union(Scope(departments=frozenset({caller.dept})))
+    return scope
+
+
+def sees_full_msisdn(caller: Caller, rules: AccessRules) -> bool:
+    """Whether the number shows unmasked on complaints the caller may read."""
+    return bool(caller.roles & rules.full_msisdn_roles)
+
+
+# --- every ticket finishes (seed 003 §3.5.3, §4.4.2) -----------------------------------
+def _is_workday(day: date) -> bool:
+    """A Chinese working day (调休 included) by the State Council's published arrangement;
+    Monday to Friday for a year not published yet (the SLA service flags those provisional)."""
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:
+        return day.weekday() < 5
+
+
+def archive_due(closed_at: datetime, working_days: int) -> datetime:
+    """ "Archived within N working days of completion": 24:00 Shanghai at the end of the Nth
+    working day after the closing day (the closing day itself never counts), as UTC."""
+    day = closed_at.astimezone(SHANGHAI).date()
+    left = working_days
+    while left > 0:
+        day += timedelta(days=1)
+        left -= _is_workday(day)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=SHANGHAI)
+    return end.astimezone(UTC)
+
+
+def retention_cutoff(now: datetime, years: int) -> datetime:
+    """Archived before this instant, a ticket's customer data has been kept `years` years."""
+    try:
+        return now.replace(year=now.year - years)
+    except ValueError:  # 29 February
+        return now.replace(year=now.year - years, day=28)
+
+
+ANONYMISED = "已匿名"
+"""What replaces a customer's words and numbers after the retention period."""

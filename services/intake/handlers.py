@@ -4,39 +4,24 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.intake import classifier, domain
 from services.intake.lifecycle import Command, IllegalTransition, Status, next_status
-from services.intake.models import Complaint, SurgeSeen, TimelineEntry
-from services.intake.schemas import ComplaintCreate
+from services.intake.models import Complaint, TimelineEntry
+from services.intake.schemas import NewComplaint
 from shared.auth import Principal
-from shared.cloudevents import Envelope
 from shared.db import UnitOfWork, utcnow
-from shared.errors import Problem
+from shared.errors import Conflict, NotFound
 from shared.events import (
-    RefundApproved,
-    RefundPaid,
-    RefundRejected,
-    RefundRequested,
-    SlaBreached,
-    SlaClock,
-    SlaClocksStarted,
-    SlaDeadlinesChanged,
-    SlaMet,
-    SpDisputeOpened,
-    SurgeAlertRaised,
-    SurveyReplied,
-    TicketAssigned,
+    TERMINAL_STATUSES,
     TicketClassified,
-    TicketEscalated,
-    TicketMarkedMajor,
     TicketNoteAdded,
     TicketReceived,
     TicketStatusChanged,
-    TicketTransferred,
 )
 from shared.phone import mask_msisdn
 
@@ -45,11 +30,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RegisterComplaint:
-    data: ComplaintCreate
+    data: NewComplaint
     principal: Principal
     accepting_department: str
     over_level: bool = False
     """Set for partner transfers (12300, consumer associations, ...) whatever the channel."""
+    source_org: str | None = None
+    """The partner filing it when `data.source` is not given (TMF621 callers)."""
+    source_external_id: str | None = None
 
 
 async def find_by_source(uow: UnitOfWork, org: str, external_id: str) -> Complaint | None:
@@ -75,7 +63,9 @@ async def register_complaint(cmd: RegisterComplaint, *, uow: UnitOfWork) -> Comp
             joint_complainants=data.joint_complainants,
         ),
     )
-    over_level = cmd.over_level or data.source is not None or domain.is_over_level(data.channel)
+    source_org = data.source.org if data.source else cmd.source_org
+    external_id = data.source.external_id if data.source else cmd.source_external_id
+    over_level = cmd.over_level or external_id is not None or domain.is_over_level(data.channel)
     details = data.model_dump(
         mode="json",
         exclude={
@@ -90,6 +80,10 @@ async def register_complaint(cmd: RegisterComplaint, *, uow: UnitOfWork) -> Comp
         },
         exclude_defaults=True,
     )
+    if data.msisdn is None:
+        details["no_customer_reason"] = details.get("no_customer_reason") or (
+            f"no customer number given ({data.channel} via {cmd.principal.sub})"
+        )
     hints = classifier.detect_major_hints(data.description)
     if hints.reasons:
         details["text_hints"] = list(hints.reasons)  # for the agent; the flags decide `major`
@@ -112,8 +106,8 @@ async def register_complaint(cmd: RegisterComplaint, *, uow: UnitOfWork) -> Comp
         accepted_by=cmd.principal.sub,
         desk_id=data.desk_id,
         store_id=data.store_id,
-        source_org=data.source.org if data.source else None,
-        source_external_id=data.source.external_id if data.source else None,
+        source_org=source_org,
+        source_external_id=external_id,
         details=details,
         sla=[],
         refunds={},
@@ -144,12 +138,14 @@ async def register_complaint(cmd: RegisterComplaint, *, uow: UnitOfWork) -> Comp
         TicketReceived(
             **common,
             msisdn=data.msisdn,
-            msisdn_masked=mask_msisdn(data.msisdn) or "",
+            msisdn_masked=mask_msisdn(data.msisdn) if data.msisdn else None,
+            no_customer_reason=details.get("no_customer_reason"),
             user_type=data.user_type,
             description=data.description,
             category_hint=data.category,
             location=data.location,
-            source_org=data.source.org if data.source else None,
+            source_org=source_org,
+            email=str(data.email) if data.email else None,
         )
     )
     uow.publish(
@@ -186,9 +182,9 @@ async def register_complaint(cmd: RegisterComplaint, *, uow: UnitOfWork) -> Comp
 
 
 async def load(uow: UnitOfWork, ticket_no: str) -> Complaint:
-    complaint = await _complaint(uow, ticket_no)
+    complaint = await find_complaint(uow, ticket_no)
     if complaint is None:
-        raise Problem(404, "Not Found", f"no complaint {ticket_no}")
+        raise NotFound(f"no complaint {ticket_no}")
     return complaint
 
 
@@ -202,13 +198,14 @@ class Transition:
     reason: str | None = None
     detail: dict[str, object] | None = None
     satisfied: bool | None = None
+    at: datetime | None = None
+    """When it happened (the system's timers pass their clock); now by default."""
 
 
-def _illegal(exc: IllegalTransition) -> Problem:
-    return Problem(
-        409,
-        "Illegal transition",
-        f"{exc}; allowed from {exc.status}: {', '.join(exc.allowed) or 'none'}",
+def _illegal(exc: IllegalTransition) -> Conflict:
+    return Conflict(
+        title="Illegal transition",
+        detail=f"{exc}; allowed from {exc.status}: {', '.join(exc.allowed) or 'none'}",
         type_="/problems/illegal-transition",
         status_now=exc.status,
         allowed=exc.allowed,
@@ -227,7 +224,7 @@ async def transition(cmd: Transition, *, uow: UnitOfWork) -> Complaint:
         )
     except IllegalTransition as exc:
         raise _illegal(exc) from exc
-    now = utcnow()
+    now = cmd.at or utcnow()
     detail = dict(cmd.detail or {})
     if cmd.command == "hold":
         complaint.held_from = move.from_
@@ -235,10 +232,16 @@ async def transition(cmd: Transition, *, uow: UnitOfWork) -> Complaint:
         complaint.held_from = None
     elif cmd.command == "resolve":
         complaint.resolution = {**detail, "by": cmd.actor, "at": now.isoformat()}
-    elif cmd.command == "feedback":
+        complaint.resolved_at = now
+    elif cmd.command in ("feedback", "close_unanswered"):
         complaint.feedback = {**detail, "at": now.isoformat()}
         if move.to == "reopened":
             complaint.reopen_count += 1
+            complaint.resolved_at = None
+    elif cmd.command == "archive":
+        complaint.archived_at = now
+    if move.to == "closed":
+        complaint.closed_at, complaint.archive_due_at = now, None  # planned by the archiver
     complaint.status = move.to
     _record_status(uow, complaint, move.from_, move.to, cmd.actor, cmd.reason, detail, now)
     uow.publish(
@@ -250,9 +253,15 @@ async def transition(cmd: Transition, *, uow: UnitOfWork) -> Complaint:
             reason=cmd.reason,
             changed_at=now,
             satisfied=cmd.satisfied,
+            resolution=_result_text(complaint) if move.to == "resolved" else None,
         )
     )
     return complaint
+
+
+def _result_text(complaint: Complaint) -> str | None:
+    text = (complaint.resolution or {}).get("resolution")
+    return str(text) if text else None
 
 
 def _record_status(
@@ -277,8 +286,10 @@ def _record_status(
 
 
 async def add_note(uow: UnitOfWork, ticket_no: str, author: str, text: str) -> TimelineEntry:
-    """Notes are append-only: there is no edit or delete."""
+    """Notes are append-only: there is no edit or delete; an archived complaint is read-only."""
     complaint = await load(uow, ticket_no)
+    if complaint.status == "archived":
+        raise _illegal(IllegalTransition("add a note to", "archived"))
     now = utcnow()
     entry = TimelineEntry(
         complaint_id=complaint.id, kind="note", actor=author, at=now, detail={"text": text}
@@ -294,8 +305,8 @@ async def reclassify(
 ) -> Complaint:
     """An agent corrects the category; routing and SLA learn it from the event."""
     complaint = await load(uow, ticket_no)
-    if complaint.status in ("closed", "cancelled"):
-        raise Problem(409, "Complaint is closed", f"{ticket_no} is {complaint.status}")
+    if complaint.status in TERMINAL_STATUSES:
+        raise Conflict(title="Complaint is closed", detail=f"{ticket_no} is {complaint.status}")
     now = utcnow()
     before = complaint.category
     complaint.category = category
@@ -342,183 +353,5 @@ async def _unique_ticket_no(uow: UnitOfWork, now: object) -> str:
     raise IntegrityError("ticket number space exhausted", None, Exception())
 
 
-async def _complaint(uow: UnitOfWork, ticket_no: str) -> Complaint | None:
+async def find_complaint(uow: UnitOfWork, ticket_no: str) -> Complaint | None:
     return await uow.session.scalar(select(Complaint).where(Complaint.ticket_no == ticket_no))
-
-
-async def ticket_assigned(uow: UnitOfWork, envelope: Envelope) -> None:
-    """Show routing's decision on the complaint and its timeline."""
-    event = envelope.event
-    assert isinstance(event, TicketAssigned)
-    complaint = await _complaint(uow, event.ticket_no)
-    if complaint is None:
-        return
-    complaint.owner_department = event.owner_department
-    complaint.handler_department = event.handler_department
-    complaint.assignee = event.assignee
-    uow.session.add(
-        TimelineEntry(
-            complaint_id=complaint.id,
-            kind="assignment",
-            actor="routing",
-            at=event.assigned_at,
-            detail={
-                "owner": event.owner_department,
-                "handler": event.handler_department,
-                "assignee": event.assignee,
-                "reason": event.reason,
-                "event_id": envelope.id,
-            },
-        )
-    )
-
-
-def _timeline(
-    uow: UnitOfWork, complaint: Complaint, kind: str, actor: str, at: object, **detail: object
-) -> None:
-    uow.session.add(
-        TimelineEntry(complaint_id=complaint.id, kind=kind, actor=actor, at=at, detail=detail)
-    )
-
-
-async def sla_clocks_changed(uow: UnitOfWork, envelope: Envelope) -> None:
-    """Show the SLA clocks on the complaint (started, paused, moved by a calendar reload)."""
-    event = envelope.event
-    assert isinstance(event, SlaClocksStarted | SlaDeadlinesChanged)
-    complaint = await _complaint(uow, event.ticket_no)
-    if complaint is None:
-        return
-    known = {c["name"]: c for c in complaint.sla}
-    for clock in event.clocks:
-        known[clock.name] = {**known.get(clock.name, {}), **clock.model_dump(mode="json")}
-    complaint.sla = list(known.values())
-
-
-async def sla_clock_ended(uow: UnitOfWork, envelope: Envelope) -> None:
-    """A clock was met or breached: show it, and put a breach on the timeline."""
-    event = envelope.event
-    assert isinstance(event, SlaBreached | SlaMet)
-    complaint = await _complaint(uow, event.ticket_no)
-    if complaint is None:
-        return
-    state = "breached" if isinstance(event, SlaBreached) else "met"
-    clock = SlaClock(name=event.clock, due_at=event.due_at, state=state)
-    known = {c["name"]: c for c in complaint.sla}
-    known[event.clock] = {**known.get(event.clock, {}), **clock.model_dump(mode="json")}
-    complaint.sla = list(known.values())
-    if state == "breached":
-        _timeline(uow, complaint, "sla_breached", "sla", utcnow(), clock=event.clock)
-
-
-async def ticket_transferred(uow: UnitOfWork, envelope: Envelope) -> None:
-    event = envelope.event
-    assert isinstance(event, TicketTransferred)
-    complaint = await _complaint(uow, event.ticket_no)
-    if complaint is None:
-        return
-    complaint.handler_department = event.to_department
-    complaint.assignee = None
-    _timeline(
-        uow,
-        complaint,
-        "transfer",
-        event.actor,
-        event.transferred_at,
-        **{"from": event.from_department, "to": event.to_department, "reason": event.reason},
-    )
-
-
-async def ticket_escalated(uow: UnitOfWork, envelope: Envelope) -> None:
-    event = envelope.event
-    assert isinstance(event, TicketEscalated)
-    complaint = await _complaint(uow, event.ticket_no)
-    if complaint is None:
-        return
-    complaint.supervisor = event.supervisor
-    _timeline(
-        uow,
-        complaint,
-        "escalation",
-        "routing",
-        event.escalated_at,
-        trigger=event.trigger,
-        reason=event.reason,
-        supervisor=event.supervisor,
-    )
-
-
-async def ticket_marked_major(uow: UnitOfWork, envelope: Envelope) -> None:
-    """Criteria only routing can see (a same-content surge) make a complaint major."""
-    event = envelope.event
-    assert isinstance(event, TicketMarkedMajor)
-    complaint = await _complaint(uow, event.ticket_no)
-    if complaint is None or event.reason in complaint.major_reasons:
-        return
-    complaint.major = True
-    complaint.major_reasons = [*complaint.major_reasons, event.reason]
-    if complaint.severity == "normal":
-        complaint.severity = "major"
-    _timeline(uow, complaint, "major", "routing", event.marked_at, reason=event.reason)
-
-
-async def refund_changed(uow: UnitOfWork, envelope: Envelope) -> None:
-    """Show refunds on the complaint as the refund service publishes them."""
-    event = envelope.event
-    complaint = await _complaint(uow, event.ticket_no)
-    if complaint is None:
-        return
-    assert isinstance(event, RefundRequested | RefundApproved | RefundRejected | RefundPaid)
-    current = dict(complaint.refunds.get(event.refund_id, {}))
-    if isinstance(event, RefundRequested):
-        current.update(kind=event.kind, amount_fen=event.amount_fen, status=event.status)
-    elif isinstance(event, RefundApproved):
-        current.update(kind=event.kind, amount_fen=event.amount_fen, status="approved")
-    elif isinstance(event, RefundRejected):
-        current.update(status="rejected")
-    else:
-        current.update(status="paid", amount_fen=event.amount_fen, billing_ref=event.billing_ref)
-    complaint.refunds = {**complaint.refunds, event.refund_id: current}
-
-
-async def survey_replied(uow: UnitOfWork, envelope: Envelope) -> None:
-    """The customer answered the satisfaction survey by SMS: same as feedback over the API."""
-    event = envelope.event
-    assert isinstance(event, SurveyReplied)
-    complaint = await _complaint(uow, event.ticket_no)
-    if complaint is None or complaint.status != "resolved":
-        return  # a late or repeated answer changes nothing
-    await transition(
-        Transition(
-            ticket_no=event.ticket_no,
-            command="feedback",
-            actor="customer:sms",
-            satisfied=event.satisfied,
-            detail={"satisfied": event.satisfied, "via": "sms", "reply": event.raw_reply},
-        ),
-        uow=uow,
-    )
-
-
-async def surge_alert_raised(uow: UnitOfWork, envelope: Envelope) -> None:
-    event = envelope.event
-    assert isinstance(event, SurgeAlertRaised)
-    seen = await uow.session.get(SurgeSeen, event.cluster_id)
-    if seen is None:
-        uow.session.add(
-            SurgeSeen(
-                cluster_id=event.cluster_id,
-                level=event.level,
-                count=event.count,
-                first_raised_at=event.raised_at,
-            )
-        )
-    elif event.count >= seen.count:
-        seen.level, seen.count = event.level, event.count
-
-
-async def sp_dispute_opened(uow: UnitOfWork, envelope: Envelope) -> None:
-    event = envelope.event
-    assert isinstance(event, SpDisputeOpened)
-    complaint = await _complaint(uow, event.ticket_no)
-    if complaint is not None:
-        complaint.sp_code = event.sp_code

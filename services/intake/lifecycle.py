@@ -1,9 +1,12 @@
 """The complaint lifecycle as data: which command moves which status where. No I/O.
 
-received → accepted → in_progress → replied → resolved → closed
+received → accepted → in_progress → replied → resolved → closed → archived
 pending:   waiting on the customer (SLA clocks pause); `resume` returns to where it was
 reopened:  the customer was not satisfied with the resolution; work starts again
 cancelled: withdrawn or a duplicate, with a reason
+closed:    by the customer's survey answer, or by the system when none came in time
+           (`no_reply`); archived by the system a few working days later
+archived:  read-only (seed 003 §3.5.3): no command applies, every clock is final
 """
 
 from __future__ import annotations
@@ -11,21 +14,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-Status = Literal[
-    "received",
-    "accepted",
-    "in_progress",
-    "replied",
-    "resolved",
-    "closed",
-    "pending",
-    "reopened",
-    "cancelled",
-]
-Command = Literal["accept", "start", "reply", "hold", "resume", "resolve", "feedback", "cancel"]
+from shared.events import TERMINAL_STATUSES
+from shared.events import TicketStatus as Status
+
+Command = Literal[
+    "accept", "start", "reply", "hold", "resume", "resolve", "feedback", "cancel",
+    "close_unanswered", "archive",
+]  # fmt: skip
+SYSTEM_COMMANDS: frozenset[Command] = frozenset({"close_unanswered", "archive"})
+"""Run by intake's own timers, never over the API (so not listed as allowed to callers)."""
 
 STATUSES: tuple[Status, ...] = get_args(Status)
-TERMINAL: frozenset[Status] = frozenset({"closed", "cancelled"})
+TERMINAL: frozenset[Status] = TERMINAL_STATUSES
 OPEN_WORK: tuple[Status, ...] = ("accepted", "in_progress", "replied", "reopened")
 
 TRANSITIONS: dict[Command, dict[Status, Status]] = {
@@ -38,6 +38,8 @@ TRANSITIONS: dict[Command, dict[Status, Status]] = {
     # `resume` and `feedback` depend on more than the status; see `next_status`.
     "resume": {"pending": "pending"},
     "feedback": {"resolved": "closed"},
+    "close_unanswered": {"resolved": "closed"},
+    "archive": {"closed": "archived"},
 }
 
 
@@ -53,7 +55,7 @@ class IllegalTransition(Exception):
 
 def allowed_commands(status: str) -> list[str]:
     """The commands that apply to a status, in lifecycle order."""
-    return [c for c, moves in TRANSITIONS.items() if status in moves]
+    return [c for c, moves in TRANSITIONS.items() if status in moves and c not in SYSTEM_COMMANDS]
 
 
 @dataclass(frozen=True)

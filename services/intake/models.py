@@ -26,13 +26,19 @@ class Complaint(Base):
         Index("ix_complaint_status_received", "status", "received_at"),
         Index("ix_complaint_msisdn", "msisdn"),
         Index("ix_complaint_handler_received", "handler_department", "received_at"),
+        Index("ix_complaint_tmf_ticket_type", "tmf_ticket_type"),
         UniqueConstraint("source_org", "source_external_id"),
+        Index("ix_complaint_status_resolved", "status", "resolved_at"),
+        Index("ix_complaint_status_archive_due", "status", "archive_due_at"),
+        Index("ix_complaint_status_archived", "status", "archived_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ticket_no: Mapped[str] = mapped_column(String(32), unique=True)
     channel: Mapped[str] = mapped_column(String(32))
-    msisdn: Mapped[str] = mapped_column(String(20))
+    msisdn: Mapped[str | None] = mapped_column(String(20))
+    """None for a ticket without a customer (TMF621/partner callers only; the reason is in
+    details["no_customer_reason"])."""
     description: Mapped[str] = mapped_column(Text)
     category_hint: Mapped[str | None] = mapped_column(String(32))
     category: Mapped[str] = mapped_column(String(32))
@@ -53,6 +59,12 @@ class Complaint(Base):
     store_id: Mapped[str | None] = mapped_column(String(64))
     source_org: Mapped[str | None] = mapped_column(String(100))
     source_external_id: Mapped[str | None] = mapped_column(String(100))
+    reported_severity: Mapped[str | None] = mapped_column(String(16))
+    """The severity a TMF621 caller stated (its vocabulary, see tmf_mapping); our rules judge
+    `severity` themselves."""
+    tmf_ticket_type: Mapped[str | None] = mapped_column(String(64))
+    """The ticketType a TMF621 caller stated, verbatim (any string; `category` is ours)."""
+    tmf_name: Mapped[str | None] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     """The rest of what was recorded at intake (contact, location, handset, ...)."""
     handler_department: Mapped[str | None] = mapped_column(String(64))
@@ -69,6 +81,14 @@ class Complaint(Base):
     sp_code: Mapped[str | None] = mapped_column(String(32))
     """The SP a value-added complaint disputes (learned from refund's SpDisputeOpened)."""
     received_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    """When it was last resolved: the survey's no-reply timeout runs from here."""
+    closed_at: Mapped[datetime | None]
+    archive_due_at: Mapped[datetime | None]
+    """Closed tickets are archived at this instant (N working days after closing)."""
+    archived_at: Mapped[datetime | None]
+    anonymised_at: Mapped[datetime | None]
+    """Retention: the customer's data was erased; the statistics stay."""
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
@@ -95,3 +115,20 @@ class SurgeSeen(Base):
     level: Mapped[str] = mapped_column(String(32))
     count: Mapped[int] = mapped_column(Integer)
     first_raised_at: Mapped[datetime]
+
+
+class AccessAudit(Base):
+    """Who saw a full number, searched by one or exported complaints: when, what and why
+    (seed 003 §6.5 保密; PIPL)."""
+
+    __tablename__ = "access_audit"
+    __table_args__ = (Index("ix_access_audit_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    action: Mapped[str] = mapped_column(String(32))
+    """read_msisdn | search_msisdn | export"""
+    ticket_nos: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reason: Mapped[str] = mapped_column(String(300))

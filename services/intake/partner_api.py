@@ -18,7 +18,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from services.intake import handlers
 from services.intake.api import read_model
-from services.intake.schemas import ComplaintCreate, ComplaintRead, Source
+from services.intake.schemas import ComplaintRead, CustomerlessAllowed, Source
 from services.intake.settings import IntakeSettings
 from shared.auth import Principal
 from shared.db import UnitOfWork
@@ -29,8 +29,10 @@ from shared.service import Runtime, runtime
 router = APIRouter(prefix="/v1/partner", tags=["partner intake"], responses=PROBLEM_RESPONSES)
 
 
-class PartnerComplaint(ComplaintCreate):
-    """A complaint a partner transfers to us: `source` (its own reference) is required."""
+class PartnerComplaint(CustomerlessAllowed):
+    """A complaint a partner transfers to us: `source` (its own reference) is required; the
+    customer's `msisdn` may be absent (a letter without a number, a report about a cell),
+    with `no_customer_reason` saying why (recorded; nobody is messaged)."""
 
     source: Source
 
@@ -56,6 +58,20 @@ def _verified_body(
         Webhook(secret).verify(body, headers, json_parse=False)
     except WebhookVerificationError as exc:
         raise _unauthorised(str(exc)) from exc
+    except (ValueError, UnicodeError, TypeError):  # a non-UTF-8 body or a comma-less signature
+        raise _unauthorised("webhook-signature: malformed, or the body is not UTF-8") from None
+
+
+def _check_identity(settings: IntakeSettings, partner: str, org: str) -> None:
+    """The signing partner speaks only for itself (or the names configured for it): 403."""
+    allowed = {partner, *settings.access_partner_orgs.get(partner, [])}
+    if org not in allowed:
+        raise Problem(
+            403,
+            "Forbidden",
+            f"source.org: {partner} may not transfer complaints as {org!r}",
+            errors=[{"field": "source.org", "message": "must be the signing Partner-Id"}],
+        )
 
 
 @router.post(
@@ -117,8 +133,12 @@ async def partner_complaint(
             "; ".join(f"{e['field']}: {e['message']}" for e in errors),
             errors=errors,
         ) from exc
+    _check_identity(settings, partner_id, data.source.org)
     principal = Principal(
-        sub=f"partner:{partner_id}", name=partner_id, roles=frozenset({"partner"})
+        sub=f"partner:{partner_id}",
+        name=partner_id,
+        roles=frozenset({"partner"}),
+        claims={"partner_id": partner_id},
     )
     cmd = handlers.RegisterComplaint(
         data=data,

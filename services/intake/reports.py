@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
@@ -19,13 +18,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from services.intake.models import Complaint, SurgeSeen
+from services.intake.policy import ReportTargets
 from services.intake.settings import IntakeSettings
 from shared.auth import Principal, require_roles
 from shared.errors import PROBLEM_RESPONSES, field_error
 from shared.service import Runtime, runtime
+from shared.time import SHANGHAI
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 CLOCKS = ("acceptance", "first_reply", "resolution", "regulator")
+REPLIED_STATUSES = frozenset({"replied", "resolved", "closed", "reopened"})
 TIERS = (("≤100", 10_000), ("≤500", 50_000), ("≤2000", 200_000), (">2000", None))
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=PROBLEM_RESPONSES)
 Managers = Annotated[
@@ -53,6 +54,13 @@ class SpRate(BaseModel):
     per_10000_users: float | None
 
 
+class TargetCheck(BaseModel):
+    kpi: str
+    target: str
+    value: float | None
+    passed: bool | None = Field(description="None when there is nothing to measure")
+
+
 class MonthlyReport(BaseModel):
     month: str
     complaints: int
@@ -61,12 +69,18 @@ class MonthlyReport(BaseModel):
     by_department: dict[str, int]
     by_status: dict[str, int]
     timeliness: dict[str, Rate] = Field(description="及时率 per clock: met in time / ended")
-    reply_rate: Rate = Field(description="回复率: complaints with a first reply / complaints")
+    reply_rate: Rate = Field(
+        description="回复率: complaints owing a first reply that got one, at any time / owing"
+    )
+    targets: list[TargetCheck] = Field(description="KPI targets (ReportTargets) pass/fail")
     satisfaction: Rate = Field(description="Satisfied answers / survey answers")
     average_score: float | None
     reopen_rate: Rate = Field(description="Reopened at least once / resolved or closed")
     major: int
     over_level: int
+    without_customer: int = Field(
+        0, description="Tickets without a customer number (TMF621/partner fault reports)"
+    )
     refunds_by_tier: list[RefundTier]
     surges: int
     surges_by_level: dict[str, int]
@@ -95,6 +109,7 @@ class _Tally:
     clock_ended: Counter[str]
     clock_met: Counter[str]
     replied: int = 0
+    reply_due: int = 0
     answers: int = 0
     satisfied: int = 0
     scores: list[int] | None = None
@@ -102,6 +117,7 @@ class _Tally:
     reopened: int = 0
     major: int = 0
     over_level: int = 0
+    without_customer: int = 0
 
 
 def _tally(complaints: list[Complaint]) -> tuple[_Tally, list[RefundTier], Counter[str]]:
@@ -120,13 +136,17 @@ def _tally(complaints: list[Complaint]) -> tuple[_Tally, list[RefundTier], Count
         t.counts["status"][c.status] += 1
         t.major += c.major
         t.over_level += c.over_level
+        t.without_customer += c.msisdn is None
         for clock in c.sla:
             name, state = clock.get("name"), clock.get("state")
             if state in ("met", "breached") and name in CLOCKS:
                 t.clock_ended[name] += 1
                 t.clock_met[name] += state == "met"
-            if name == "first_reply" and state == "met":
-                t.replied += 1
+            if name == "first_reply" and state != "cancelled":
+                t.reply_due += 1
+                t.replied += (
+                    bool(clock.get("met_at")) or state == "met" or (c.status in REPLIED_STATUSES)
+                )
         if c.feedback is not None:
             t.answers += 1
             t.satisfied += bool(c.feedback.get("satisfied"))
@@ -169,6 +189,21 @@ async def build_report(rt: Runtime, month: str) -> MonthlyReport:
         ).all()
     t, refund_tiers, sps = _tally(complaints)
     scores = t.scores or []
+    sp_rates = [
+        SpRate(
+            sp_code=sp,
+            complaints=n,
+            subscribers=settings.sp_subscribers.get(sp),
+            per_10000_users=(
+                round(n * 10_000 / settings.sp_subscribers[sp], 2)
+                if settings.sp_subscribers.get(sp)
+                else None
+            ),
+        )
+        for sp, n in sps.most_common()
+    ]
+    timeliness = {k: _rate(t.clock_met[k], t.clock_ended[k]) for k in CLOCKS}
+    reply = _rate(t.replied, t.reply_due)
     return MonthlyReport(
         month=month,
         complaints=len(complaints),
@@ -176,30 +211,55 @@ async def build_report(rt: Runtime, month: str) -> MonthlyReport:
         by_channel=dict(t.counts["channel"].most_common()),
         by_department=dict(t.counts["department"].most_common()),
         by_status=dict(t.counts["status"].most_common()),
-        timeliness={k: _rate(t.clock_met[k], t.clock_ended[k]) for k in CLOCKS},
-        reply_rate=_rate(t.replied, len(complaints)),
+        timeliness=timeliness,
+        reply_rate=reply,
+        targets=_targets(settings.report_targets, timeliness, reply, sp_rates),
         satisfaction=_rate(t.satisfied, t.answers),
         average_score=round(sum(scores) / len(scores), 2) if scores else None,
         reopen_rate=_rate(t.reopened, t.finished),
         major=t.major,
         over_level=t.over_level,
+        without_customer=t.without_customer,
         refunds_by_tier=refund_tiers,
         surges=len(surges),
         surges_by_level=dict(Counter(s.level for s in surges).most_common()),
-        sp_complaints=[
-            SpRate(
-                sp_code=sp,
-                complaints=n,
-                subscribers=settings.sp_subscribers.get(sp),
-                per_10000_users=(
-                    round(n * 10_000 / settings.sp_subscribers[sp], 2)
-                    if settings.sp_subscribers.get(sp)
-                    else None
-                ),
-            )
-            for sp, n in sps.most_common()
-        ],
+        sp_complaints=sp_rates,
     )
+
+
+def _targets(
+    targets: ReportTargets, timeliness: dict[str, Rate], reply: Rate, sps: list[SpRate]
+) -> list[TargetCheck]:
+    """Each KPI against its target: 及时率 per clock (> min), 回复率 (>= min), SP rate (< max)."""
+    checks = [
+        TargetCheck(
+            kpi=f"timeliness:{clock}",
+            target=f"> {targets.timeliness_min:.0%}",
+            value=r.rate,
+            passed=None if r.rate is None else r.rate > targets.timeliness_min,
+        )
+        for clock, r in timeliness.items()
+    ]
+    checks.append(
+        TargetCheck(
+            kpi="reply_rate",
+            target=f">= {targets.reply_rate_min:.0%}",
+            value=reply.rate,
+            passed=None if reply.rate is None else reply.rate >= targets.reply_rate_min,
+        )
+    )
+    checks.extend(
+        TargetCheck(
+            kpi=f"sp_per_10000:{sp.sp_code}",
+            target=f"< {targets.sp_per_10000_max:g}",
+            value=sp.per_10000_users,
+            passed=None
+            if sp.per_10000_users is None
+            else sp.per_10000_users < targets.sp_per_10000_max,
+        )
+        for sp in sps
+    )
+    return checks
 
 
 def to_csv(report: MonthlyReport) -> str:
@@ -208,6 +268,7 @@ def to_csv(report: MonthlyReport) -> str:
     w = csv.writer(out)
     w.writerow(["section", "key", "value"])
     w.writerow(["total", "complaints", report.complaints])
+    w.writerow(["total", "without_customer", report.without_customer])
     for section in ("by_category", "by_channel", "by_department", "by_status"):
         for k, v in getattr(report, section).items():
             w.writerow([section, k, v])
@@ -281,7 +342,8 @@ section {{ margin-top: 24px; }}
 <h1>Monthly complaint report 投诉月度通报 — {report.month}</h1>
 <div class="cards">
 <div class="card"><b>Complaints 投诉量</b><span id="total">{report.complaints}</span>
-<small>major {report.major} · over-level {report.over_level}</small></div>
+<small>major {report.major} · over-level {report.over_level}
+ · without a customer {report.without_customer}</small></div>
 {cards}
 <div class="card"><b>Surges 批量投诉</b><span>{report.surges}</span><small>&nbsp;</small></div>
 </div>

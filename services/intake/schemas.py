@@ -7,23 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from shared.events import Category, Channel
 from shared.money import Fen
 from shared.phone import InvalidPhoneNumber, normalize_msisdn
-
-Channel = Literal[
-    "hotline",
-    "web",
-    "app",
-    "sms",
-    "email",
-    "letter",
-    "store",
-    "regulator",
-    "consumer_association",
-    "petition",
-    "media",
-]
-Category = Literal["network", "billing", "value_added", "tariff", "business", "service", "device"]
 
 
 class Source(BaseModel):
@@ -32,24 +18,12 @@ class Source(BaseModel):
     external_id: str = Field(min_length=1, max_length=100)
 
 
-class ComplaintCreate(BaseModel):
-    """A complaint as a front-end files it."""
+class ComplaintBase(BaseModel):
+    """What every complaint records, whoever files it (the customer's number aside)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "channel": "hotline",
-                    "msisdn": "13800138000",
-                    "description": "家里信号很差，经常掉线",
-                }
-            ]
-        },
-    )
+    model_config = ConfigDict(extra="forbid")
 
     channel: Channel
-    msisdn: str = Field(description="Customer's Chinese mobile number (national or +86)")
     description: str = Field(min_length=1, max_length=4000)
     customer_name: str | None = Field(None, max_length=100)
     contact_phone: str | None = Field(None, max_length=32)
@@ -69,14 +43,6 @@ class ComplaintCreate(BaseModel):
     lawsuit: bool = False
     business_disrupted: bool = False
 
-    @field_validator("msisdn")
-    @classmethod
-    def _msisdn(cls, value: str) -> str:
-        try:
-            return normalize_msisdn(value)
-        except InvalidPhoneNumber as exc:
-            raise ValueError(str(exc)) from exc
-
     @field_validator("description")
     @classmethod
     def _description(cls, value: str) -> str:
@@ -90,6 +56,54 @@ class ComplaintCreate(BaseModel):
         if value is not None and value.tzinfo is None:
             raise ValueError("must include a timezone offset")
         return value
+
+
+def _normalized(value: str) -> str:
+    try:
+        return normalize_msisdn(value)
+    except InvalidPhoneNumber as exc:
+        raise ValueError(str(exc)) from exc
+
+
+class ComplaintCreate(ComplaintBase):
+    """A complaint as a 10086 front-end files it: the customer's number is required."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "channel": "hotline",
+                    "msisdn": "13800138000",
+                    "description": "家里信号很差，经常掉线",
+                }
+            ]
+        },
+    )
+    msisdn: str = Field(description="Customer's Chinese mobile number (national or +86)")
+
+    @field_validator("msisdn")
+    @classmethod
+    def _msisdn(cls, value: str) -> str:
+        return _normalized(value)
+
+
+class CustomerlessAllowed(ComplaintBase):
+    """A complaint from a caller that may file without a customer (TMF621, partners): an
+    internal fault report, a partner's ticket about a cell, a letter without a number."""
+
+    msisdn: str | None = Field(None, description="Customer's mobile number, when there is one")
+    no_customer_reason: str | None = Field(
+        None, max_length=200, description="Why there is no customer number (recorded)"
+    )
+
+    @field_validator("msisdn")
+    @classmethod
+    def _msisdn(cls, value: str | None) -> str | None:
+        return None if value is None else _normalized(value)
+
+
+NewComplaint = ComplaintCreate | CustomerlessAllowed
 
 
 class Assignment(BaseModel):
@@ -179,7 +193,11 @@ class ComplaintRead(BaseModel):
     ticket_no: str
     status: str
     channel: str
-    msisdn: str = Field(description="Masked unless the caller's role needs the full number")
+    msisdn: str | None = Field(
+        description="Masked unless the caller's role needs the full number; null for a ticket "
+        "without a customer (see no_customer_reason)"
+    )
+    no_customer_reason: str | None = None
     description: str
     category: str
     category_confidence: float

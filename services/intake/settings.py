@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.intake.policy import ReportTargets
 from shared.settings import ServiceSettings
 
 DEV_PARTNER_SECRETS = {
@@ -15,7 +16,9 @@ DEV_PARTNER_SECRETS = {
 
 
 class IntakeSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="INTAKE_", extra="ignore", env_nested_delimiter="__"
+    )
 
     service_name: str = "intake"
     port: int = 8001
@@ -23,11 +26,24 @@ class IntakeSettings(ServiceSettings):
     """The accepting department when the caller's token names none (首问负责)."""
     partner_secrets: dict[str, str] = Field(default_factory=lambda: dict(DEV_PARTNER_SECRETS))
     """Partner id → its Standard Webhooks secret (`whsec_...`); INTAKE_PARTNER_SECRETS as JSON."""
+    report_targets: ReportTargets = ReportTargets()
+    """KPI targets on the monthly report (services/intake/policy.py, seed 002)."""
     sp_subscribers: dict[str, int] = Field(default_factory=dict)
     """SP code → its subscriber count, for complaints per 10,000 users (INTAKE_SP_SUBSCRIBERS
     as JSON); SPs not listed are reported without a rate."""
     partner_timestamp_tolerance_s: int = 300
     """How far a partner's `webhook-timestamp` may be from our clock."""
+    survey_no_reply_days: int = Field(3, ge=1)
+    """A resolved complaint whose survey got no answer in this many days is closed with
+    feedback `no_reply` (issue 15's default; the seeds name no number)."""
+    archive_after_working_days: int = Field(3, ge=1)
+    """Closed complaints are archived within this many working days (seed 003 §3.5.3,
+    完成后3个工作日内归档)."""
+    retention_years: int = Field(3, ge=1)
+    """Customer data of archived complaints is kept at least this long, then anonymised
+    (seed 003 §4.4.2, 保存至少3年); the statistics stay."""
+    lifecycle_batch: int = Field(200, ge=1)
+    """How many due complaints one timer tick closes, archives or anonymises."""
 
     @model_validator(mode="after")
     def _no_dev_partner_secrets_in_production(self) -> IntakeSettings:

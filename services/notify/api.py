@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -18,6 +17,7 @@ from services.notify.schemas import (
 )
 from shared.auth import Principal, require_roles
 from shared.errors import PROBLEM_RESPONSES, Problem, field_error
+from shared.pagination import decode_int_cursor, encode_cursor
 from shared.phone import InvalidPhoneNumber, mask_msisdn, normalize_msisdn
 from shared.service import Runtime, runtime
 
@@ -30,20 +30,6 @@ Staff = Annotated[
 ]
 Ops = Annotated[Principal, Depends(require_roles("ops"))]
 Rt = Annotated[Runtime, Depends(runtime)]
-
-
-def encode_cursor(value: int) -> str:
-    return base64.urlsafe_b64encode(str(value).encode()).decode()
-
-
-def decode_cursor(value: str) -> int:
-    try:
-        position = int(base64.urlsafe_b64decode(value.encode()).decode())
-    except ValueError as exc:
-        raise field_error("cursor", "malformed") from exc
-    if not 0 <= position < 2**63:
-        raise field_error("cursor", "malformed")
-    return position
 
 
 def read_model(n: Notification) -> NotificationRead:
@@ -87,7 +73,7 @@ async def list_notifications(
     if status is not None:
         query = query.where(Notification.status == status)
     if cursor is not None:
-        query = query.where(Notification.id > decode_cursor(cursor))
+        query = query.where(Notification.id > decode_int_cursor(cursor))
     async with rt.db.sessions() as session:
         rows = list((await session.scalars(query)).all())
     more = len(rows) > limit

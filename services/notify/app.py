@@ -168,8 +168,9 @@ def create_app(
         async def deliver(_: Runtime) -> int:
             return await parts.sender.tick()
 
-        every(rt, "notification dispatcher", dispatch, interval_s=s.dispatch_interval_s)
-        every(rt, "webhook sender", deliver, interval_s=s.dispatch_interval_s)
+        # Woken by the commit that records a message; retries and leases by `dispatch_idle_s`.
+        for name, tick in (("notification dispatcher", dispatch), ("webhook sender", deliver)):
+            every(rt, name, tick, interval_s=s.dispatch_interval_s, idle_s=s.dispatch_idle_s)
 
     app = create_service_app(
         platform=platform,

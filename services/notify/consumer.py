@@ -9,7 +9,6 @@ from services.notify.settings import NotifySettings
 from services.notify.staff import StaffMail
 from services.notify.webhooks.catalogue import PARTNER_EVENTS
 from services.notify.webhooks.fanout import fan_out as queue_for_partners
-from shared.cloudevents import Envelope
 from shared.consumer import Handler
 from shared.db import UnitOfWork
 from shared.events import (
@@ -19,6 +18,7 @@ from shared.events import (
     RefundPaid,
     SlaBreached,
     SlaClocksStarted,
+    SlaDeadlineExtended,
     SlaWarning,
     SurgeResolved,
     TicketAssigned,
@@ -29,14 +29,17 @@ from shared.events import (
 )
 
 
-async def fan_out(uow: UnitOfWork, envelope: Envelope) -> None:
-    await queue_for_partners(uow, envelope)
+def _fan_out(settings: NotifySettings) -> Handler:
+    async def fan_out(event: Event, uow: UnitOfWork) -> None:
+        await queue_for_partners(uow, uow.consumed, settings)
+
+    return fan_out
 
 
 def _chain(steps: Sequence[Handler]) -> Handler:
-    async def handle(uow: UnitOfWork, envelope: Envelope) -> None:
+    async def handle(event: Event, uow: UnitOfWork) -> None:
         for step in steps:
-            await step(uow, envelope)
+            await step(event, uow)
 
     return handle
 
@@ -44,21 +47,22 @@ def _chain(steps: Sequence[Handler]) -> Handler:
 def make_handlers(settings: NotifySettings) -> dict[type[Event], Handler]:
     notify, staff = Notify(settings), StaffMail(settings)
     own: dict[type[Event], Handler] = {
-        TicketReceived: notify.ticket_received,
-        TicketClassified: notify.ticket_classified,
-        TicketStatusChanged: notify.ticket_status_changed,
-        TicketAssigned: notify.ticket_assigned,
-        TicketEscalated: staff.ticket_escalated,
-        SlaClocksStarted: notify.sla_clocks_started,
-        SlaWarning: staff.sla_warning,
-        SlaBreached: staff.sla_breached,
-        ProgressNoticeDue: staff.progress_notice_due,
-        RefundApproved: notify.refund_approved,
-        RefundPaid: notify.refund_paid,
-        SurgeResolved: notify.surge_resolved,
+        TicketReceived: notify.on_ticket_received,
+        TicketClassified: notify.on_ticket_classified,
+        TicketStatusChanged: notify.on_ticket_status_changed,
+        TicketAssigned: notify.on_ticket_assigned,
+        TicketEscalated: staff.on_ticket_escalated,
+        SlaClocksStarted: notify.on_sla_clocks_started,
+        SlaDeadlineExtended: notify.on_sla_deadline_extended,
+        SlaWarning: staff.on_sla_warning,
+        SlaBreached: staff.on_sla_breached,
+        ProgressNoticeDue: staff.on_progress_notice_due,
+        RefundApproved: notify.on_refund_approved,
+        RefundPaid: notify.on_refund_paid,
+        SurgeResolved: notify.on_surge_resolved,
     }
     # Partners hear after our own projection is updated (TMF bodies read it).
     return {
-        event: _chain([handler, fan_out]) if event in PARTNER_EVENTS else handler
+        event: _chain([handler, _fan_out(settings)]) if event in PARTNER_EVENTS else handler
         for event, handler in own.items()
     }

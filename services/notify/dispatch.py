@@ -24,12 +24,12 @@ from sqlalchemy import Update, func, or_, select, update
 from services.notify import domain
 from services.notify.clock import Clock
 from services.notify.mail.transport import EmailTransport
+from services.notify.metrics import record_notification
 from services.notify.models import Notification, OptOut
 from services.notify.settings import NotifySettings
 from services.notify.sms import parts
 from services.notify.sms.transport import SendError, SmsTransport
 from shared.db import Database, UnitOfWork
-from shared.observability import record_notification
 from shared.scheduler import claim
 
 log = logging.getLogger(__name__)

@@ -10,11 +10,22 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 CLOCK_NAMES = {
-    "acceptance": "受理",
-    "first_reply": "首次答复",
-    "resolution": "办结",
-    "regulator": "监管答复",
+    "acceptance": "受理时限",
+    "first_reply": "首次答复时限",
+    "resolution": "办结时限",
+    "regulator": "申诉答复时限",
+    "initial_investigation": "初步调查时限",
+    "confirmation": "确认时限",
+    "detailed_investigation": "详细调查时限",
+    "closed_loop": "闭环时限",
+    "result_feedback": "结果反馈时限",
+    "archive": "归档时限",
+    "sp_acknowledge": "SP投诉受理时限",
+    "sp_answer": "SP投诉答复时限",
+    "agent_promise": "承诺答复时限",
 }
+PROVISIONAL_CAVEAT = "如遇节假日安排调整，以实际为准"
+"""Said with a deadline on a calendar not yet published (next year's holidays)."""
 
 
 @dataclass(frozen=True)
@@ -94,16 +105,65 @@ def decide(
     return SendDecision("send")
 
 
+SURVEY_ANSWERS: dict[str, int] = {
+    "1": 4, "满意": 4, "非常满意": 5, "很满意": 5, "一般": 3, "还行": 3, "基本满意": 3,
+    "2": 1, "不满意": 1, "非常不满意": 1, "很不满意": 1,
+}  # fmt: skip
+"""What customers type in answer to the survey, and the 1-5 score it stands for."""
+SATISFIED_FROM = 3
+"""A score from this up closes the complaint; below it reopens it (一般 is not a complaint)."""
+
+
+@dataclass(frozen=True)
+class SurveyAnswer:
+    satisfied: bool
+    score: int
+
+
+def parse_survey_answer(text: str) -> SurveyAnswer | None:
+    """'1'/'满意'/'非常满意'/'一般' satisfied, '2'/'不满意' not (full width, spaces and a
+    trailing full stop allowed); None for anything else (the customer is asked again)."""
+    answer = "".join(unicodedata.normalize("NFKC", text).split()).rstrip("。.!！~")
+    score = SURVEY_ANSWERS.get(answer)
+    return None if score is None else SurveyAnswer(score >= SATISFIED_FROM, score)
+
+
 def parse_survey_reply(text: str) -> bool | None:
-    """'1' satisfied, '2' not satisfied (full-width digits and spaces allowed); else None."""
-    answer = unicodedata.normalize("NFKC", text).strip().rstrip("。.!！")
-    return {"1": True, "2": False}.get(answer)
+    """Satisfied or not, or None when the reply is no survey answer."""
+    answer = parse_survey_answer(text)
+    return None if answer is None else answer.satisfied
+
+
+def result_for_sms(text: str | None, max_chars: int) -> str:
+    """The resolution as the result SMS carries it: cut at `max_chars` with a pointer to
+    10086 for the rest, or the pointer alone when there is none."""
+    if not text or not text.strip():
+        return "详情请咨询10086"
+    clean = " ".join(text.split()).rstrip("。")
+    if len(clean) <= max_chars:
+        return clean
+    return clean[: max_chars - 1] + "…（详情请咨询10086）"
 
 
 def local_time_text(at: datetime, timezone: str = "Asia/Shanghai") -> str:
     """11月23日 15:00 (local time, for customer text)."""
     local = at.astimezone(ZoneInfo(timezone))
     return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def deadline_text(at: datetime, now: datetime, timezone: str = "Asia/Shanghai") -> str:
+    """A deadline as a customer reads it: 00:00 is the previous day's 24时 ("12月11日24时"),
+    other times "12月11日10时" or "12月11日10时30分"; the year only when it is not this
+    year's ("2027年1月5日24时")."""
+    tz = ZoneInfo(timezone)
+    local = at.astimezone(tz)
+    if (local.hour, local.minute) == (0, 0):
+        day, clock = (local - timedelta(days=1)).date(), "24时"
+    else:
+        day = local.date()
+        clock = f"{local.hour}时" + (f"{local.minute}分" if local.minute else "")
+    year = f"{day.year}年" if day.year != now.astimezone(tz).year else ""
+    return f"{year}{day.month}月{day.day}日{clock}"
 
 
 def yuan(fen: int) -> str:
@@ -113,7 +173,8 @@ def yuan(fen: int) -> str:
 
 
 def clock_name(name: str) -> str:
-    return CLOCK_NAMES.get(name, name)
+    """The clock's Chinese name (受理时限 ...); an unknown clock reads as 处理时限, never a code."""
+    return CLOCK_NAMES.get(name, "处理时限")
 
 
 def retry_delay_s(attempts: int, base_s: float) -> float:

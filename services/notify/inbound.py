@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 
 from services.notify import domain
 from services.notify.models import TicketContact
+from services.notify.recording import record
 from services.notify.sms import parts
 from services.notify.sms.transport import DeliveryReceipt, InboundSms
 from shared.db import Database
@@ -36,16 +37,15 @@ class Inbound:
             await uow.commit()
 
     async def message(self, sms: InboundSms) -> None:
-        """A "1"/"2" answers the customer's latest resolved complaint with an open survey."""
-        satisfied = domain.parse_survey_reply(sms.text)
-        if satisfied is None:
-            log.info("inbound SMS is no survey answer; ignored")
-            return
+        """An answer ("1"/"2", "满意", "不满意", "一般", ...) closes the survey of the customer's
+        latest resolved complaint; anything else, while a survey is open, gets a reply that
+        says what to answer."""
         try:
             msisdn = sender_e164(sms.source)
         except InvalidPhoneNumber:
             log.warning("inbound SMS from an unusable number; ignored")
             return
+        answer = domain.parse_survey_answer(sms.text)
         async with self.db.uow() as uow:
             row = await uow.session.scalar(
                 select(TicketContact)
@@ -54,7 +54,14 @@ class Inbound:
                 .limit(1)
             )
             if row is None:
-                log.info("survey answer without an open survey; ignored")
+                log.info("inbound SMS without an open survey; ignored")
+                return
+            if answer is None:
+                # one reply per inbound message: the key is the sender and the gateway's time
+                source = f"inbound:{msisdn}:{sms.received_at.isoformat()}"
+                values = {"ticket_no": row.ticket_no}
+                await record(uow, source, "survey_unclear", msisdn, values, ticket_no=row.ticket_no)
+                await uow.commit()
                 return
             close = (
                 update(TicketContact)
@@ -68,7 +75,8 @@ class Inbound:
             uow.publish(
                 SurveyReplied(
                     ticket_no=row.ticket_no,
-                    satisfied=satisfied,
+                    satisfied=answer.satisfied,
+                    score=answer.score,
                     raw_reply=sms.text,
                     replied_at=sms.received_at,
                 )

@@ -81,31 +81,27 @@ class TicketContact(Base):
     ticket_no: Mapped[str] = mapped_column(String(32), primary_key=True)
     msisdn: Mapped[str | None] = mapped_column(String(20))
     msisdn_masked: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(200))
+    """The customer's e-mail, if they gave one: the result goes there too."""
+    no_customer_reason: Mapped[str | None] = mapped_column(String(200))
+    """Set when TicketReceived said the ticket has no customer: customer messages are
+    recorded as suppressed with this reason, never sent."""
     channel: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str | None] = mapped_column(String(16))
     category: Mapped[str | None] = mapped_column(String(32))
     severity: Mapped[str | None] = mapped_column(String(16))
     handler_department: Mapped[str | None] = mapped_column(String(64))
     supervisor: Mapped[str | None] = mapped_column(String(64))
+    source_org: Mapped[str | None] = mapped_column(String(100))
+    """The partner that transferred the ticket: it (and only it) hears about the ticket."""
+    sp_code: Mapped[str | None] = mapped_column(String(32))
+    """The SP the ticket concerns, when an event named it: that SP's partner hears too."""
     clocks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """Promised times from SlaClocksStarted: clock name -> ISO due time."""
     first_reply_sent: Mapped[bool] = mapped_column(Boolean, default=False)
     survey_open: Mapped[bool] = mapped_column(Boolean, default=False)
     resolved_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
-class EarlyCustomerMessage(Base):
-    """A customer message whose trigger (a refund, a surge's end) was read before the ticket's
-    TicketReceived told us the customer's number: the topics are not ordered with each other.
-    Recorded for sending when the number arrives."""
-
-    __tablename__ = "early_customer_message"
-    source_event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    template: Mapped[str] = mapped_column(String(64), primary_key=True)
-    ticket_no: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
-    values: Mapped[dict[str, str]] = mapped_column(JSON)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class OptOut(Base):
@@ -131,6 +127,8 @@ class WebhookSubscription(Base):
     description: Mapped[str | None] = mapped_column(String(500))
     query: Mapped[str | None] = mapped_column(String(500))
     owner: Mapped[str] = mapped_column(String(64), index=True)
+    owner_role: Mapped[str] = mapped_column(String(16), default="partner")
+    """partner: events of its own tickets only | ops: every ticket's (minimised all the same)"""
     owner_email: Mapped[str | None] = mapped_column(String(200))
     secret: Mapped[str] = mapped_column(String(100))
     previous_secret: Mapped[str | None] = mapped_column(String(100))

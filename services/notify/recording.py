@@ -29,6 +29,26 @@ def mask_email(address: str) -> str:
     return f"{local[:2]}***@{domain_part}" if domain_part else "***"
 
 
+NO_CUSTOMER = "no customer number"
+
+
+async def record_without_customer(
+    uow: UnitOfWork,
+    source_event_id: str,
+    name: str,
+    ticket_no: str,
+    reason: str,
+    values: dict[str, str],
+) -> Notification | None:
+    """A customer message a ticket without a customer would have had: recorded as suppressed
+    with the reason (so the ticket's log says why nobody was told), never sent."""
+    values = {"ticket_no": ticket_no, **values}
+    n = await record(uow, source_event_id, name, "", values, ticket_no=ticket_no, alternate=True)
+    if n is not None:
+        n.status, n.last_error = "suppressed", f"{NO_CUSTOMER}: {reason}"
+    return n
+
+
 async def record(
     uow: UnitOfWork,
     source_event_id: str,
@@ -54,7 +74,13 @@ async def record(
     if existing is not None:
         return None
     rendered = t.render(values, alternate=alternate)
-    masked = mask_msisdn(recipient) if t.channel == "sms" else mask_email(recipient)
+    masked = (
+        ""
+        if not recipient
+        else mask_msisdn(recipient)
+        if t.channel == "sms"
+        else mask_email(recipient)
+    )
     n = Notification(
         ticket_no=ticket_no,
         source_event_id=source_event_id,
@@ -64,7 +90,7 @@ async def record(
         recipient_masked=masked or "",
         subject=rendered.subject,
         body=rendered.body,
-        status="pending",
+        status="pending" if recipient else "suppressed",
         urgent=t.urgent,
         required=t.required,
         attempts=0,

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.notify.domain import ContactPolicy, QuietHours
+from services.notify.policy import DEPARTMENT_NAMES, NotificationPolicy
 from shared.settings import ServiceSettings
 
 DEFAULT_DEPARTMENT_EMAILS = {
@@ -95,12 +96,22 @@ class NotifySettings(ServiceSettings):
     sms_rate_limit_count: int = Field(5, ge=1)
     """At most this many non-urgent SMS per customer per window; more wait for the window."""
     sms_rate_limit_window_s: int = Field(3600, ge=1)
+    sms_result_max_chars: int = Field(60, ge=10, le=300)
+    """The result SMS quotes the resolution up to this many characters, then points to
+    10086 (the whole SMS stays within about three segments)."""
+    wake_severities: frozenset[str] = frozenset({"urgent"})
+    """The registration SMS of a complaint of these severities ignores quiet hours."""
+    department_names: dict[str, str] = Field(default_factory=lambda: dict(DEPARTMENT_NAMES))
+    """Display names staff e-mails use instead of department codes."""
     registration_wait_for_clocks_s: float = 15.0
     """The registration SMS waits this long for the promised times (SlaClocksStarted), then
     goes out without them."""
 
     # --- dispatcher ------------------------------------------------------------------------
     dispatch_interval_s: float = 0.2
+    dispatch_idle_s: float = 2.0
+    """With nothing recorded meanwhile, how long the dispatcher sleeps before it looks for
+    retries that came due and expired leases (a new message wakes it at once)."""
     dispatch_batch: int = 200
     send_max_attempts: int = 5
     send_retry_base_s: float = 5.0
@@ -112,6 +123,11 @@ class NotifySettings(ServiceSettings):
     webhook_allow_private_targets: bool | None = None
     """Allow loopback/private target addresses (default: everywhere but production)."""
     webhook_timeout_s: float = 10.0
+    webhook_total_timeout_s: float = 15.0
+    """The whole attempt (connect, send, read) ends by then: a trickling endpoint cannot hold a
+    sender slot longer (httpx's timeout is per read, not total)."""
+    webhook_response_max_bytes: int = 4096
+    """How much of a partner's response body is read (an excerpt is kept, the rest dropped)."""
     webhook_concurrency: int = 32
     webhook_batch: int = 200
     webhook_disable_after_failing_s: int = 5 * 24 * 3600
@@ -135,6 +151,17 @@ class NotifySettings(ServiceSettings):
             rate_limit_count=self.sms_rate_limit_count,
             rate_limit_window_s=self.sms_rate_limit_window_s,
         )
+
+    def notification_policy(self) -> NotificationPolicy:
+        return NotificationPolicy(
+            contact=self.contact_policy(),
+            wake_severities=self.wake_severities,
+        )
+
+    def department_name(self, code: str | None) -> str:
+        if not code:
+            return "未分派"
+        return self.department_names.get(code, "相关部门")
 
     def department_email(self, code: str) -> str:
         return self.department_emails.get(code) or f"{code}@{self.email_domain}"

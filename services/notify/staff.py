@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from services.notify import domain
 from services.notify.models import TicketContact
+from services.notify.policy import threshold_text, trigger_name
 from services.notify.recording import contact, record
 from services.notify.settings import NotifySettings
-from shared.cloudevents import Envelope
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, utcnow
 from shared.events import ProgressNoticeDue, SlaBreached, SlaWarning, TicketEscalated
 
 
@@ -21,13 +21,12 @@ class StaffMail:
     async def _to_staff(
         self,
         uow: UnitOfWork,
-        envelope: Envelope,
         name: str,
         recipients: list[str],
         values: dict[str, str],
     ) -> None:
         for address in dict.fromkeys(recipients):
-            await record(uow, envelope.id, name, address, values, ticket_no=values["ticket_no"])
+            await record(uow, uow.event_id, name, address, values, ticket_no=values["ticket_no"])
 
     def _handler_and_supervisor(self, row: TicketContact, handler: str | None) -> list[str]:
         s = self.settings
@@ -38,61 +37,53 @@ class StaffMail:
             addresses.append(s.staff_email(row.supervisor))
         return addresses or [s.ops_email]
 
-    async def sla_warning(self, uow: UnitOfWork, envelope: Envelope) -> None:
-        event = envelope.event
-        assert isinstance(event, SlaWarning)
+    async def on_sla_warning(self, event: SlaWarning, uow: UnitOfWork) -> None:
         row = await contact(uow, event.ticket_no)
         handler = event.handler_department or row.handler_department
         values = {
             "ticket_no": event.ticket_no,
             "clock": domain.clock_name(event.clock),
-            "due_at": domain.local_time_text(event.due_at, self.settings.timezone),
-            "threshold": event.threshold,
-            "handler_department": handler or "未分派",
+            "due_at": domain.deadline_text(event.due_at, utcnow(), self.settings.timezone),
+            "threshold": threshold_text(event.threshold),
+            "handler_department": self.settings.department_name(handler),
         }
         recipients = self._handler_and_supervisor(row, handler)
-        await self._to_staff(uow, envelope, "sla_warning", recipients, values)
+        await self._to_staff(uow, "sla_warning", recipients, values)
 
-    async def sla_breached(self, uow: UnitOfWork, envelope: Envelope) -> None:
-        event = envelope.event
-        assert isinstance(event, SlaBreached)
+    async def on_sla_breached(self, event: SlaBreached, uow: UnitOfWork) -> None:
         row = await contact(uow, event.ticket_no)
         handler = event.handler_department or row.handler_department
         values = {
             "ticket_no": event.ticket_no,
             "clock": domain.clock_name(event.clock),
-            "due_at": domain.local_time_text(event.due_at, self.settings.timezone),
-            "handler_department": handler or "未分派",
+            "due_at": domain.deadline_text(event.due_at, utcnow(), self.settings.timezone),
+            "handler_department": self.settings.department_name(handler),
         }
         recipients = self._handler_and_supervisor(row, handler)
-        await self._to_staff(uow, envelope, "sla_breached", recipients, values)
+        await self._to_staff(uow, "sla_breached", recipients, values)
 
-    async def ticket_escalated(self, uow: UnitOfWork, envelope: Envelope) -> None:
-        event = envelope.event
-        assert isinstance(event, TicketEscalated)
+    async def on_ticket_escalated(self, event: TicketEscalated, uow: UnitOfWork) -> None:
         row = await contact(uow, event.ticket_no)
         row.supervisor, row.handler_department = event.supervisor, event.handler_department
         values = {
             "ticket_no": event.ticket_no,
             "supervisor": event.supervisor,
-            "trigger": event.trigger,
+            "trigger": trigger_name(event.trigger),
             "reason": event.reason,
-            "handler_department": event.handler_department,
+            "handler_department": self.settings.department_name(event.handler_department),
             "escalated_at": domain.local_time_text(event.escalated_at, self.settings.timezone),
         }
         recipients = self._handler_and_supervisor(row, event.handler_department)
-        await self._to_staff(uow, envelope, "ticket_escalated", recipients, values)
+        await self._to_staff(uow, "ticket_escalated", recipients, values)
 
-    async def progress_notice_due(self, uow: UnitOfWork, envelope: Envelope) -> None:
+    async def on_progress_notice_due(self, event: ProgressNoticeDue, uow: UnitOfWork) -> None:
         """The fixed progress template to the complaining (owner) department."""
-        event = envelope.event
-        assert isinstance(event, ProgressNoticeDue)
         values = {
             "ticket_no": event.ticket_no,
-            "owner_department": event.owner_department,
-            "handler_department": event.handler_department,
+            "owner_department": self.settings.department_name(event.owner_department),
+            "handler_department": self.settings.department_name(event.handler_department),
             "days_open": str(event.days_open),
-            "due_at": domain.local_time_text(event.due_at, self.settings.timezone),
+            "due_at": domain.deadline_text(event.due_at, utcnow(), self.settings.timezone),
         }
         recipients = [self.settings.department_email(event.owner_department)]
-        await self._to_staff(uow, envelope, "progress_notice", recipients, values)
+        await self._to_staff(uow, "progress_notice", recipients, values)

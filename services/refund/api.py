@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
@@ -37,8 +35,9 @@ from services.refund.schemas import (
     RejectBody,
 )
 from shared.db import UnitOfWork, utcnow
-from shared.errors import PROBLEM_RESPONSES, Problem, field_error
+from shared.errors import PROBLEM_RESPONSES, Problem
 from shared.idempotency import Created, request_fingerprint
+from shared.pagination import decode_text_cursor, encode_cursor
 from shared.service import Runtime
 
 router = APIRouter(prefix="/v1/refunds", tags=["refunds"], responses=PROBLEM_RESPONSES)
@@ -96,17 +95,6 @@ async def request_refund(
     return await _read(rt, created.resource_id)
 
 
-def _cursor(refund_id: str) -> str:
-    return base64.urlsafe_b64encode(refund_id.encode()).decode()
-
-
-def _uncursor(cursor: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise field_error("cursor", "malformed") from exc
-
-
 @router.get("", response_model=RefundPage, summary="List refunds, oldest first")
 async def list_refunds(
     _: Reader,
@@ -122,14 +110,14 @@ async def list_refunds(
     if status is not None:
         query = query.where(Refund.status == status.value)
     if cursor is not None:
-        query = query.where(Refund.id > _uncursor(cursor))
+        query = query.where(Refund.id > decode_text_cursor(cursor))
     async with rt.db.sessions() as session:
         rows = list((await session.scalars(query)).all())
     more = len(rows) > limit
     rows = rows[:limit]
     return RefundPage(
         items=[RefundRead.model_validate(r) for r in rows],
-        next_cursor=_cursor(rows[-1].id) if more else None,
+        next_cursor=encode_cursor(rows[-1].id) if more else None,
     )
 
 

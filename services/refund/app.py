@@ -9,10 +9,10 @@ from services.refund.api import router
 from services.refund.consumer import HANDLERS
 from services.refund.dispute_api import router as dispute_router
 from services.refund.domain import RefundStatus
+from services.refund.metrics import set_refunds_pending
 from services.refund.models import Refund, platform
 from services.refund.settings import RefundSettings
 from services.refund.timers import start_timers
-from shared.observability import set_refunds_pending
 from shared.service import Runtime, create_service_app
 
 DESCRIPTION = (

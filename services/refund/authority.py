@@ -1,8 +1,10 @@
 """Refund authority (处理权限, seed 004 §2.5): who may approve how much. Pure rules, no I/O.
 
-Amounts are integer fen. Limits are inclusive and apply to the complaint's TOTAL: every
-approved refund plus every refund still pending, plus the one being decided, so splitting
-300 CNY into three 100 CNY requests still needs a room manager.
+Amounts are integer fen. Limits are inclusive and apply per refund on each ticket (每次每单,
+seed 004 §2.5; `AuthorityPolicy.basis`). An anti-splitting guard (default on) counts the same
+requester's refunds on the same ticket within 24 hours together, so splitting 300 CNY into
+three 100 CNY requests still needs a room manager; with `basis="cumulative"` the whole
+complaint's approved and pending refunds count.
 
 What counts toward the total is what the customer is conceded (`counted_fen`):
 - `refund` and `provisional` (SP could not prove the charge within 15 days): the amount;
@@ -69,8 +71,21 @@ class AuthorityPolicy:
     provisional_after: timedelta = timedelta(days=15)
     max_amount_fen: int = 100_000_000  # 1,000,000.00 CNY: anything above is absurd
     frontline_aliases: frozenset[str] = frozenset({"agent"})  # hotline agents are front-line
+    system_kinds: frozenset[RefundKind] = frozenset({RefundKind.PROVISIONAL})
+    """Kinds the system requests and a configured system authority approves: the 15-day
+    provisional refund of a paid SP charge (seed 002: 代理方应先行向用户做暂退费处理)."""
+    system_approver: str = "policy:sp_provisional_refund"
+    """Who the audit names as approver of a system-approved refund (never the requester)."""
+    basis: str = "per_refund"
+    """Seed 004 §2.5 sets the limits 每次每单 (per refund, per ticket): `per_refund`. With
+    `cumulative` every refund on the complaint counts toward the limit."""
+    anti_split_window: timedelta | None = timedelta(hours=24)
+    """Under `per_refund`, refunds on the same ticket by the same requester within this window
+    count together, so one refund cannot be split to stay under a limit. None: off."""
 
     def __post_init__(self) -> None:
+        if self.basis not in ("per_refund", "cumulative"):
+            raise ValueError("basis must be per_refund or cumulative")
         front, room = self.frontline_limit_fen, self.room_manager_limit_fen
         if not 0 < front < room < self.centre_manager_limit_fen:
             raise ValueError("authority limits must be positive and strictly increasing")
@@ -336,6 +351,35 @@ class CountedRefund(Protocol):
 
 
 COUNTED_STATUSES = frozenset({Outcome.APPROVED, Outcome.PENDING_APPROVAL, "paid"})
+
+
+class RequestedRefund(CountedRefund, Protocol):
+    @property
+    def requested_by(self) -> str: ...
+    @property
+    def requested_at(self) -> datetime: ...
+
+
+def authority_base(
+    refunds: Iterable[RequestedRefund],
+    *,
+    requester_id: str,
+    now: datetime,
+    policy: AuthorityPolicy = DEFAULT_POLICY,
+) -> int:
+    """What a new request's amount is added to before the limits apply: the complaint's
+    total (`cumulative`), or under `per_refund` only the same requester's refunds on this
+    ticket within the anti-splitting window (0 when the guard is off)."""
+    rows = [r for r in refunds if r.status in COUNTED_STATUSES]
+    if policy.basis != "per_refund":
+        return complaint_total(rows, policy=policy)
+    if policy.anti_split_window is None:
+        return 0
+    since = now - policy.anti_split_window
+    return complaint_total(
+        (r for r in rows if r.requested_by == requester_id and r.requested_at >= since),
+        policy=policy,
+    )
 
 
 def complaint_total(

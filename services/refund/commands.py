@@ -54,6 +54,7 @@ class OpenSpDispute:
     charge_amount_fen: int
     reason: str
     actor: Actor
+    paid: bool = True
 
 
 @dataclass(frozen=True)
@@ -62,3 +63,5 @@ class RecordSpProof:
     proof_ref: str
     note: str | None
     actor: Actor
+    sp_codes: frozenset[str] = frozenset()
+    """The SP codes the caller speaks for (a partner's, from ACCESS_PARTNER_SP_CODES)."""

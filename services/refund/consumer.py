@@ -5,6 +5,6 @@ from shared.consumer import Handler
 from shared.events import Event, TicketReceived, TicketStatusChanged
 
 HANDLERS: dict[type[Event], Handler] = {
-    TicketReceived: handlers.ticket_received,
-    TicketStatusChanged: handlers.ticket_status_changed,
+    TicketReceived: handlers.on_ticket_received,
+    TicketStatusChanged: handlers.on_ticket_status_changed,
 }

@@ -58,6 +58,7 @@ async def open_dispute(
         charge_amount_fen=amount_fen(body.charge_amount, "charge_amount", rules),
         reason=body.reason,
         actor=actor(principal),
+        paid=body.paid,
     )
 
     async def create(uow: UnitOfWork) -> Created:
@@ -89,7 +90,12 @@ async def get_dispute(dispute_id: str, _: DisputeReader, rt: Rt) -> SpDisputeRea
 async def record_proof(
     dispute_id: str, body: SpProofBody, principal: SpProver, rt: Rt
 ) -> SpDisputeRead:
-    cmd = RecordSpProof(dispute_id, body.proof_ref, body.note, actor(principal))
+    codes = (
+        frozenset(rt.settings.access_partner_sp_codes.get(principal.sub, ()))
+        if principal.has_any("partner")
+        else frozenset()
+    )
+    cmd = RecordSpProof(dispute_id, body.proof_ref, body.note, actor(principal), codes)
 
     async def work(uow: UnitOfWork) -> SpDispute:
         return await disputes.record_sp_proof(uow, cmd, utcnow())

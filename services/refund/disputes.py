@@ -15,8 +15,8 @@ from services.refund.handlers import known_ticket, request_refund
 from services.refund.models import SpDispute
 from services.refund.settings import RefundRules
 from shared.db import UnitOfWork
-from shared.errors import Problem
-from shared.events import SpDisputeClosed, SpDisputeOpened
+from shared.errors import Conflict, NotAllowed, NotFound
+from shared.events import SpChargeHeld, SpDisputeClosed, SpDisputeOpened
 from shared.money import format_fen
 from shared.scheduler import claim
 
@@ -24,7 +24,7 @@ from shared.scheduler import claim
 async def load_dispute(uow: UnitOfWork, dispute_id: str) -> SpDispute:
     dispute = await uow.session.get(SpDispute, dispute_id)
     if dispute is None:
-        raise Problem(404, "Not Found", f"no SP dispute {dispute_id}")
+        raise NotFound(f"no SP dispute {dispute_id}")
     return dispute
 
 
@@ -41,8 +41,10 @@ async def open_sp_dispute(
         )
     )
     if already is not None:
-        raise Problem(
-            409, "Dispute already open", f"dispute {already} on {cmd.sp_code} is open", id=already
+        raise Conflict(
+            title="Dispute already open",
+            detail=f"dispute {already} on {cmd.sp_code} is open",
+            id=already,
         )
     due = now + rules.proof_window
     dispute = SpDispute(
@@ -50,6 +52,7 @@ async def open_sp_dispute(
         ticket_no=cmd.ticket_no,
         sp_code=cmd.sp_code,
         charge_amount_fen=cmd.charge_amount_fen,
+        paid=cmd.paid,
         reason=cmd.reason,
         status=DisputeStatus.OPEN.value,
         opened_by=cmd.actor.id,
@@ -67,6 +70,16 @@ async def open_sp_dispute(
             proof_due_at=due,
         )
     )
+    if not cmd.paid:
+        uow.publish(
+            SpChargeHeld(
+                ticket_no=dispute.ticket_no,
+                dispute_id=dispute.id,
+                sp_code=dispute.sp_code,
+                amount_fen=dispute.charge_amount_fen,
+                held_at=now,
+            )
+        )
     return dispute
 
 
@@ -81,15 +94,22 @@ def _close(dispute_id: str, status: DisputeStatus, now: datetime, **values: obje
 
 
 async def record_sp_proof(uow: UnitOfWork, cmd: RecordSpProof, now: datetime) -> SpDispute:
-    """The SP proved the charge in time: the dispute closes and nothing is refunded."""
+    """The SP proved the charge in time: the dispute closes and nothing is refunded. Only
+    the partner that speaks for the dispute's SP code may prove it (no other partner, no
+    member of staff): a proof cancels the customer's provisional refund."""
     dispute = await load_dispute(uow, cmd.dispute_id)
+    if dispute.sp_code not in cmd.sp_codes:
+        raise NotAllowed(
+            "only the partner of the SP this dispute names may prove the charge",
+            rule="sp_proof_by_own_sp",
+        )
     try:
         domain.check_proof_in_time(dispute.status, dispute.proof_due_at, now)
         values = {"proof_ref": cmd.proof_ref, "proof_note": cmd.note, "closed_by": cmd.actor.id}
         if not await claim(uow, _close(dispute.id, DisputeStatus.PROVEN, now, **values)):
             raise domain.Conflict("the dispute was closed meanwhile")
     except domain.Conflict as exc:
-        raise Problem(409, "Dispute closed", str(exc)) from exc
+        raise Conflict(title="Dispute closed", detail=str(exc)) from exc
     uow.publish(
         SpDisputeClosed(
             ticket_no=dispute.ticket_no,
@@ -109,6 +129,21 @@ async def expire_sp_dispute(
     dispute = await uow.session.get(SpDispute, dispute_id)
     if dispute is None or dispute.expire_at is None or dispute.expire_at > now:
         return False
+    if not dispute.paid:
+        # Unpaid: the held charge is simply never collected; no refund, no authority.
+        if not await claim(
+            uow, _close(dispute.id, DisputeStatus.NOT_COLLECTED, now, closed_by=SYSTEM.id)
+        ):
+            return False
+        uow.publish(
+            SpDisputeClosed(
+                ticket_no=dispute.ticket_no,
+                dispute_id=dispute.id,
+                outcome="not_collected",
+                closed_at=now,
+            )
+        )
+        return True
     refund_id = domain.new_id("RF", now)
     closing = _close(
         dispute.id, DisputeStatus.PROVISIONAL_REFUND, now, closed_by=SYSTEM.id, refund_id=refund_id

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from services.refund.authority import ROLE_ORDER, Role
+from shared.events import TERMINAL_STATUSES
 
-TERMINAL_TICKET_STATUSES = frozenset({"closed", "cancelled"})
+TERMINAL_TICKET_STATUSES = TERMINAL_STATUSES
 SYSTEM_ACTOR = "system"
 
 
@@ -24,6 +25,7 @@ class DisputeStatus(StrEnum):
     OPEN = "open"
     PROVEN = "proven"
     PROVISIONAL_REFUND = "provisional_refund"
+    NOT_COLLECTED = "not_collected"
 
 
 class Conflict(Exception):

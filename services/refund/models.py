@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import TYPE_ANNOTATION_MAP, service_metadata, utcnow
@@ -96,6 +96,8 @@ class SpDispute(Base):
     ticket_no: Mapped[str] = mapped_column(String(32))
     sp_code: Mapped[str] = mapped_column(String(32))
     charge_amount_fen: Mapped[int] = mapped_column(BigInteger)
+    paid: Mapped[bool] = mapped_column(Boolean, default=True)
+    """Whether the customer already paid the charge (seed 002: unpaid → not collected)."""
     reason: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(24))
     opened_by: Mapped[str] = mapped_column(String(64))

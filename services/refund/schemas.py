@@ -129,6 +129,10 @@ class SpDisputeCreate(BaseModel):
     ticket_no: str = TICKET_NO
     sp_code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
     charge_amount: str = AMOUNT
+    paid: bool = Field(
+        description="Already paid: a provisional refund after the proof window. Unpaid: held "
+        "from collection (SpChargeHeld for billing), no refund (seed 002)"
+    )
     reason: str = Field("SP charge disputed by the customer", min_length=1, max_length=1000)
 
 
@@ -144,6 +148,7 @@ class SpDisputeRead(BaseModel):
     ticket_no: str
     sp_code: str
     charge_amount: Fen = Field(validation_alias="charge_amount_fen")
+    paid: bool
     reason: str
     status: str
     opened_by: str

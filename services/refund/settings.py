@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -38,6 +39,12 @@ class RefundSettings(ServiceSettings):
         {RefundKind.REFUND, RefundKind.DOUBLE_REFUND, RefundKind.PROVISIONAL}
     )
     frontline_aliases: frozenset[str] = frozenset({"agent"})
+    authority_basis: Literal["per_refund", "cumulative"] = "per_refund"
+    """Seed 004 §2.5 (每次每单): limits apply to each refund on each ticket."""
+    anti_split_window: timedelta | None = Field(
+        timedelta(hours=24),
+        description="Same ticket, same requester, within this window: counted together",
+    )
     double_refund_factor: int = Field(2, ge=1)
     max_amount_fen: int = Field(100_000_000, gt=0, description="Above this an amount is absurd")
     approval_timeout: timedelta = Field(
@@ -70,6 +77,8 @@ class RefundSettings(ServiceSettings):
             provisional_after=self.sp_proof_window,
             max_amount_fen=self.max_amount_fen,
             frontline_aliases=self.frontline_aliases,
+            basis=self.authority_basis,
+            anti_split_window=self.anti_split_window,
         )
 
     def rules(self) -> RefundRules:

@@ -3,14 +3,11 @@ provisional refunds. Each fires once across replicas and restarts (shared.schedu
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import InstrumentedAttribute
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy import update
 
 from services.refund import domain
 from services.refund.audit_log import record, snapshot
@@ -19,12 +16,11 @@ from services.refund.disputes import expire_sp_dispute
 from services.refund.domain import RefundStatus
 from services.refund.models import Refund, SpDispute
 from services.refund.settings import RefundRules
-from shared.db import UnitOfWork, utcnow
+from shared.db import UnitOfWork
 from shared.events import RefundEscalated
-from shared.scheduler import Tick, claim, every
+from shared.scheduler import FireRow, claim, every, row_timer
 from shared.service import Runtime
 
-log = logging.getLogger(__name__)
 BATCH = 100
 Fire = Callable[[UnitOfWork, str, RefundRules, datetime], Awaitable[bool]]
 
@@ -75,41 +71,18 @@ async def escalate_refund(
     return True
 
 
-def _timer(
-    key: InstrumentedAttribute[str],
-    due: InstrumentedAttribute[datetime | None],
-    fire: Fire,
-    rules: RefundRules,
-) -> Tick:
-    """Fire a batch of what is due by the indexed `due` column, each in its own transaction."""
-
-    async def tick(rt: Runtime) -> int:
-        now = utcnow()
-        async with rt.db.sessions() as session:
-            query = select(key).where(due <= now).order_by(due).limit(BATCH)
-            ids = list((await session.scalars(query)).all())
-        fired = 0
-        for row_id in ids:
-            try:
-                async with rt.db.uow() as uow:
-                    if await fire(uow, row_id, rules, now):
-                        await uow.commit()
-                        fired += 1
-            except (DBAPIError, StaleDataError):
-                # Lost a race with another replica or a request; the next tick re-reads it.
-                log.warning("refund timer: %s not fired this tick", row_id, exc_info=True)
-            except Exception:
-                # One row that cannot fire must not hold up the others; it is retried.
-                log.exception("refund timer: %s failed", row_id)
-        return fired
-
-    return tick
-
-
 def start_timers(rt: Runtime, rules: RefundRules) -> None:
-    every(rt, "approval escalation", _timer(Refund.id, Refund.escalate_at, escalate_refund, rules))
-    every(
-        rt,
-        "SP proof deadline",
-        _timer(SpDispute.id, SpDispute.expire_at, expire_sp_dispute, rules),
-    )
+    """Escalations and SP proof deadlines, each fired once by its indexed due column."""
+    for name, key, due, fire in (
+        ("approval escalation", Refund.id, Refund.escalate_at, escalate_refund),
+        ("SP proof deadline", SpDispute.id, SpDispute.expire_at, expire_sp_dispute),
+    ):
+        tick, next_due = row_timer(key, due, _with_rules(fire, rules), batch=BATCH)
+        every(rt, name, tick, next_due=next_due)
+
+
+def _with_rules(fire: Fire, rules: RefundRules) -> FireRow:
+    async def fire_row(uow: UnitOfWork, row_id: Any, now: datetime) -> bool:
+        return await fire(uow, row_id, rules, now)
+
+    return fire_row

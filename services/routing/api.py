@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
+from services.routing import access
 from services.routing.handlers import Routing, load
 from services.routing.models import (
     Assignment,
@@ -46,6 +47,9 @@ Handlers = Annotated[
     Principal,
     Depends(require_roles("agent", "frontline", "room_manager", "centre_manager", "leadership")),
 ]
+HANDLER_ROLES = ("agent", "frontline", "room_manager", "centre_manager", "leadership")
+Mover = Annotated[Principal, Depends(access.assignment_access("act", HANDLER_ROLES))]
+Reader = Annotated[Principal, Depends(access.assignment_access("read", STAFF_ROLES))]
 Managers = Annotated[
     Principal, Depends(require_roles("room_manager", "centre_manager", "leadership", "ops"))
 ]
@@ -102,7 +106,7 @@ async def _read(rt: Runtime, ticket_no: str) -> AssignmentRead:
     response_model=AssignmentRead,
     summary="Owner, handler, assignee, supervisor and the full history of a ticket",
 )
-async def get_assignment(ticket_no: str, _: Staff, rt: Rt) -> AssignmentRead:
+async def get_assignment(ticket_no: str, _: Reader, rt: Rt) -> AssignmentRead:
     return await _read(rt, ticket_no)
 
 
@@ -112,7 +116,7 @@ async def get_assignment(ticket_no: str, _: Staff, rt: Rt) -> AssignmentRead:
     summary="Transfer to another department (the ping-pong transfer escalates)",
 )
 async def transfer(
-    ticket_no: str, body: TransferBody, principal: Handlers, rt: Rt, routing: Uses
+    ticket_no: str, body: TransferBody, principal: Mover, rt: Rt, routing: Uses
 ) -> AssignmentRead:
     async def work(uow: UnitOfWork) -> None:
         await routing.transfer(uow, ticket_no, body.to_department, principal.sub, body.reason)
@@ -126,7 +130,7 @@ async def transfer(
     response_model=AssignmentRead,
     summary="Claim a ticket from your department's queue",
 )
-async def claim(ticket_no: str, principal: Handlers, rt: Rt, routing: Uses) -> AssignmentRead:
+async def claim(ticket_no: str, principal: Mover, rt: Rt, routing: Uses) -> AssignmentRead:
     async def work(uow: UnitOfWork) -> None:
         await routing.claim(uow, ticket_no, principal.sub, principal.dept)
 
@@ -140,7 +144,7 @@ async def claim(ticket_no: str, principal: Handlers, rt: Rt, routing: Uses) -> A
     summary="Escalate on demand: appoint a supervisor (督办)",
 )
 async def escalate(
-    ticket_no: str, body: ReasonBody, principal: Handlers, rt: Rt, routing: Uses
+    ticket_no: str, body: ReasonBody, principal: Mover, rt: Rt, routing: Uses
 ) -> AssignmentRead:
     async def work(uow: UnitOfWork) -> None:
         a = await load(uow, ticket_no)

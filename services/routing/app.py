@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from services.routing import surge_api
@@ -17,8 +16,8 @@ from services.routing.handlers import Routing
 from services.routing.models import Assignment, platform
 from services.routing.settings import RoutingSettings
 from services.routing.surge_worker import SurgeWorker
-from shared.db import UnitOfWork, utcnow
-from shared.scheduler import every
+from shared.db import UnitOfWork
+from shared.scheduler import every, row_timer
 from shared.service import Runtime, create_service_app
 
 BATCH = 100
@@ -26,34 +25,19 @@ Fire = Callable[[Routing, UnitOfWork, Assignment, datetime], Coroutine[Any, Any,
 
 
 def _timer(
-    column: InstrumentedAttribute[datetime | None], fire: Fire
-) -> Callable[[Runtime], Coroutine[Any, Any, int]]:
+    rt: Runtime, name: str, column: InstrumentedAttribute[datetime | None], fire: Fire
+) -> None:
     """Fire what is due by `column` (indexed), each row in its own compare-and-set txn."""
+    routing = Routing(rt.settings)  # type: ignore[arg-type]
 
-    async def tick(rt: Runtime) -> int:
-        routing = Routing(rt.settings)  # type: ignore[arg-type]
-        now = utcnow()
-        async with rt.db.sessions() as session:
-            due = list(
-                (
-                    await session.scalars(
-                        select(Assignment.ticket_no)
-                        .where(column <= now, Assignment.closed.is_(False))
-                        .order_by(column)
-                        .limit(BATCH)
-                    )
-                ).all()
-            )
-        fired = 0
-        for ticket_no in due:
-            async with rt.db.uow() as uow:
-                a = await uow.session.get(Assignment, ticket_no)
-                if a is not None and await fire(routing, uow, a, now):
-                    await uow.commit()
-                    fired += 1
-        return fired
+    async def fire_row(uow: UnitOfWork, ticket_no: Any, now: datetime) -> bool:
+        a = await uow.session.get(Assignment, ticket_no)
+        return a is not None and await fire(routing, uow, a, now)
 
-    return tick
+    tick, next_due = row_timer(
+        Assignment.ticket_no, column, fire_row, Assignment.closed.is_(False), batch=BATCH
+    )
+    every(rt, name, tick, next_due=next_due)
 
 
 async def _start_timers(rt: Runtime) -> None:
@@ -65,15 +49,12 @@ async def _start_timers(rt: Runtime) -> None:
             return await worker.tick(rt.db)
 
         every(rt, "surge worker", surges, interval_s=settings.surge_interval_s)
-    every(
-        rt,
-        "progress notices",
-        _timer(Assignment.next_progress_notice_at, Routing.fire_progress_notice),
-    )
-    every(
+    _timer(rt, "progress notices", Assignment.next_progress_notice_at, Routing.fire_progress_notice)
+    _timer(
         rt,
         "temporary-plan clock",
-        _timer(Assignment.temporary_plan_due_at, Routing.fire_temporary_plan_missed),
+        Assignment.temporary_plan_due_at,
+        Routing.fire_temporary_plan_missed,
     )
 
 

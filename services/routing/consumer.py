@@ -16,11 +16,11 @@ from shared.events import (
 def make_handlers(settings: RoutingSettings) -> dict[type[Event], Handler]:
     routing = Routing(settings)
     return {
-        TicketReceived: routing.ticket_received,
-        TicketClassified: routing.ticket_classified,
-        TicketStatusChanged: routing.ticket_status_changed,
-        SlaBreached: routing.sla_breached,
-        TicketMarkedMajor: routing.ticket_marked_major,
+        TicketReceived: routing.on_ticket_received,
+        TicketClassified: routing.on_ticket_classified,
+        TicketStatusChanged: routing.on_ticket_status_changed,
+        SlaBreached: routing.on_sla_breached,
+        TicketMarkedMajor: routing.on_ticket_marked_major,
     }
 
 

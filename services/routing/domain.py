@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.access import Scope
+
 
 @dataclass(frozen=True)
 class Department:
@@ -74,3 +76,36 @@ def supervisor_for(trigger: str, severity: str, handler_manager: str, leader: st
     if severity == "urgent" or trigger in ("major", "temporary_plan_missed"):
         return leader
     return handler_manager
+
+
+@dataclass(frozen=True)
+class AccessRules:
+    """Who may transfer, escalate or claim a ticket (部门问责制, seed 004 ch. 2; seed 003 §4.5):
+    its owner or handling department's staff, managers over their units, leadership anywhere."""
+
+    department_roles: frozenset[str] = frozenset({"agent", "frontline"})
+    manager_roles: frozenset[str] = frozenset({"room_manager", "centre_manager"})
+    act_all_roles: frozenset[str] = frozenset({"leadership"})
+    read_all_roles: frozenset[str] = frozenset({"leadership", "ops"})
+
+
+def act_scope(
+    roles: frozenset[str], dept: str | None, units: frozenset[str], rules: AccessRules
+) -> Scope:
+    """The tickets a caller may move (by their owner and handler departments)."""
+    if roles & rules.act_all_roles:
+        return Scope.all()
+    departments: set[str] = set()
+    if roles & rules.manager_roles:
+        departments |= units
+    if roles & rules.department_roles and dept:
+        departments.add(dept)
+    return Scope(departments=frozenset(departments))
+
+
+def read_scope(
+    roles: frozenset[str], dept: str | None, units: frozenset[str], rules: AccessRules
+) -> Scope:
+    if roles & rules.read_all_roles:
+        return Scope.all()
+    return act_scope(roles, dept, units, rules)

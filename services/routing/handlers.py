@@ -13,17 +13,16 @@ from services.routing.models import (
     Assignment,
     AssignmentHistory,
     Department,
-    EarlyBreach,
     ResponsibilityRule,
     SupervisionEntry,
     SurgeInput,
     SurgeSignal,
 )
 from services.routing.settings import RoutingSettings
-from shared.cloudevents import Envelope
 from shared.db import UnitOfWork, utcnow
-from shared.errors import Problem
+from shared.errors import Conflict, Invalid, NotAllowed, NotFound, NotYet
 from shared.events import (
+    TERMINAL_STATUSES,
     ProgressNoticeDue,
     SlaBreached,
     TicketAssigned,
@@ -38,7 +37,7 @@ from shared.scheduler import claim
 
 log = logging.getLogger(__name__)
 
-CLOSED_STATUSES = ("closed", "cancelled")
+CLOSED_STATUSES = TERMINAL_STATUSES
 
 
 async def _matrix(uow: UnitOfWork) -> dict[str, str]:
@@ -49,11 +48,10 @@ async def _matrix(uow: UnitOfWork) -> dict[str, str]:
 async def department(uow: UnitOfWork, code: str) -> Department:
     found = await uow.session.get(Department, code)
     if found is None:
-        raise Problem(
-            422,
-            "Invalid request",
-            f"to_department: no department {code}",
-            errors=[{"field": "to_department", "message": f"unknown department {code}"}],
+        raise Invalid(
+            "to_department",
+            f"unknown department {code}",
+            detail=f"to_department: no department {code}",
         )
     return found
 
@@ -61,7 +59,7 @@ async def department(uow: UnitOfWork, code: str) -> Department:
 async def load(uow: UnitOfWork, ticket_no: str) -> Assignment:
     assignment = await uow.session.get(Assignment, ticket_no)
     if assignment is None:
-        raise Problem(404, "Not Found", f"no assignment for {ticket_no}")
+        raise NotFound(f"no assignment for {ticket_no}")
     return assignment
 
 
@@ -111,11 +109,9 @@ class Routing:
         self.policy = settings.escalation_policy()
 
     # --- consumed events ----------------------------------------------------------------
-    async def ticket_classified(self, uow: UnitOfWork, envelope: Envelope) -> None:
+    async def on_ticket_classified(self, event: TicketClassified, uow: UnitOfWork) -> None:
         """首问负责 + 部门问责: the accepting department owns it, the responsible one
         handles it. A later reclassification re-dispatches an unclaimed ticket."""
-        event = envelope.event
-        assert isinstance(event, TicketClassified)
         handler, reason = domain.responsible_department(event.category, await _matrix(uow))
         now = utcnow()
         existing = await uow.session.get(Assignment, event.ticket_no)
@@ -156,16 +152,6 @@ class Routing:
         if event.severity == "urgent" or event.major:
             trigger = "conflict" if event.severity == "urgent" else "major"
             await self.escalate(uow, a, trigger, ", ".join(event.major_reasons) or trigger, now)
-        early = (
-            await uow.session.scalars(
-                select(EarlyBreach)
-                .where(EarlyBreach.ticket_no == a.ticket_no)
-                .order_by(EarlyBreach.at)
-            )
-        ).all()
-        for breach in early:
-            await self.escalate(uow, a, "sla_breach", _breach_reason(breach.clock), now)
-            await uow.session.delete(breach)
 
     async def _reclassified(
         self,
@@ -184,9 +170,7 @@ class Routing:
         _history(uow, a, "redispatch", handler, event.classified_by, reason, now, before)
         uow.publish(_assigned(a, f"reclassified:{reason}", now))
 
-    async def ticket_status_changed(self, uow: UnitOfWork, envelope: Envelope) -> None:
-        event = envelope.event
-        assert isinstance(event, TicketStatusChanged)
+    async def on_ticket_status_changed(self, event: TicketStatusChanged, uow: UnitOfWork) -> None:
         a = await uow.session.get(Assignment, event.ticket_no)
         if a is None:
             return
@@ -198,10 +182,8 @@ class Routing:
             a.next_progress_notice_at = None
             a.temporary_plan_due_at = None
 
-    async def ticket_received(self, uow: UnitOfWork, envelope: Envelope) -> None:
+    async def on_ticket_received(self, event: TicketReceived, uow: UnitOfWork) -> None:
         """Keep what surge detection needs; the complaint is observed once classified."""
-        event = envelope.event
-        assert isinstance(event, TicketReceived)
         if await uow.session.get(SurgeInput, event.ticket_no) is None:
             uow.session.add(
                 SurgeInput(
@@ -215,22 +197,16 @@ class Routing:
                 )
             )
 
-    async def sla_breached(self, uow: UnitOfWork, envelope: Envelope) -> None:
-        event = envelope.event
-        assert isinstance(event, SlaBreached)
+    async def on_sla_breached(self, event: SlaBreached, uow: UnitOfWork) -> None:
         a = await uow.session.get(Assignment, event.ticket_no)
         if a is None:
-            # Ahead of the classification (another topic): escalate once it is dispatched.
-            key = (event.ticket_no, event.clock)
-            if await uow.session.get(EarlyBreach, key) is None:
-                uow.session.add(EarlyBreach(ticket_no=event.ticket_no, clock=event.clock))
-            return
+            # Ahead of the classification (another topic): the platform parks it and
+            # replays it once the ticket is dispatched.
+            raise NotYet(event.ticket_no, "SlaBreached before the ticket was dispatched")
         if not a.closed:
             await self.escalate(uow, a, "sla_breach", _breach_reason(event.clock), utcnow())
 
-    async def ticket_marked_major(self, uow: UnitOfWork, envelope: Envelope) -> None:
-        event = envelope.event
-        assert isinstance(event, TicketMarkedMajor)
+    async def on_ticket_marked_major(self, event: TicketMarkedMajor, uow: UnitOfWork) -> None:
         a = await uow.session.get(Assignment, event.ticket_no)
         if a is None or a.major:
             return
@@ -278,11 +254,11 @@ class Routing:
     ) -> Assignment:
         a = await load(uow, ticket_no)
         if a.closed:
-            raise Problem(409, "Ticket is closed", f"{ticket_no} is {a.status}")
+            raise Conflict(title="Ticket is closed", detail=f"{ticket_no} is {a.status}")
         await department(uow, to_department)
         if to_department == a.handler_department:
-            raise Problem(
-                409, "Already there", f"{ticket_no} is already handled by {to_department}"
+            raise Conflict(
+                title="Already there", detail=f"{ticket_no} is already handled by {to_department}"
             )
         now = utcnow()
         before = a.handler_department
@@ -310,13 +286,16 @@ class Routing:
     ) -> Assignment:
         a = await load(uow, ticket_no)
         if a.closed:
-            raise Problem(409, "Ticket is closed", f"{ticket_no} is {a.status}")
-        if dept is not None and dept != a.handler_department:
-            raise Problem(
-                403, "Forbidden", f"{ticket_no} is in {a.handler_department}'s queue, not {dept}'s"
+            raise Conflict(title="Ticket is closed", detail=f"{ticket_no} is {a.status}")
+        if dept != a.handler_department:  # no department, no queue to claim from
+            raise NotAllowed(
+                title="Forbidden",
+                detail=f"{ticket_no} is in {a.handler_department}'s queue, not {dept}'s",
             )
         if a.assignee is not None:
-            raise Problem(409, "Already claimed", f"{ticket_no} is claimed by {a.assignee}")
+            raise Conflict(
+                title="Already claimed", detail=f"{ticket_no} is claimed by {a.assignee}"
+            )
         now = utcnow()
         a.assignee = agent
         _history(uow, a, "claim", a.handler_department, agent, "claimed from queue", now)

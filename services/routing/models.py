@@ -107,19 +107,6 @@ class SupervisionEntry(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class EarlyBreach(Base):
-    """An SlaBreached that arrived before the classification that creates the assignment.
-
-    The SLA and ticket topics are not ordered with each other (a consumer that restarts or
-    rebalances can read one ahead of the other), so a breach may come first; it is kept
-    here and escalated when the ticket is dispatched."""
-
-    __tablename__ = "early_breach"
-    ticket_no: Mapped[str] = mapped_column(String(32), primary_key=True)
-    clock: Mapped[str] = mapped_column(String(32), primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
 class SurgeInput(Base):
     """What surge detection needs of a complaint, from TicketReceived."""
 

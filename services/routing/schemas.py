@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-CATEGORY = Literal["network", "billing", "value_added", "tariff", "business", "service", "device"]
+from shared.events import Category
+
+CATEGORY = Category
 DepartmentKind = Literal["front_desk", "service_hall", "back_office", "leadership"]
 
 

@@ -32,7 +32,7 @@ class RoutingSettings(ServiceSettings):
     surge_similarity: float = 0.25
     """Estimated Jaccard that makes two complaints the same when the text alone decides..."""
     surge_similarity_confirmed: float = 0.2
-    """...and when a known area agrees (see services/routing/surge.py)."""
+    """...and when a known area agrees (see services/routing/surge/same.py)."""
     surge_enabled: bool = True
     surge_interval_s: float = 0.5
     surge_lease_s: float = 10.0

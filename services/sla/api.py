@@ -12,7 +12,7 @@ from services.sla import calendar_store, domain
 from services.sla.calendar import Day, OutsideCalendar, WorkingCalendar
 from services.sla.clock import clock_state
 from services.sla.handlers import Sla
-from services.sla.models import CalendarChange, CalendarDay, Clock
+from services.sla.models import CalendarChange, CalendarDay, Clock, ClockExtension
 from services.sla.schemas import (
     CalendarChangeRead,
     ClockRead,
@@ -109,11 +109,15 @@ async def get_ticket_clocks(ticket_no: str, _: Staff, rt: Rt, sla: Uses) -> Tick
 async def preview(body: PreviewRequest, _: Staff, rt: Rt, sla: Uses) -> Preview:
     """For front-ends telling the customer the promised dates while registering."""
     _aware("received_at", body.received_at)
-    limits = sla.policy.limits(
-        severity=body.severity, channel=body.channel, over_level=body.over_level
-    )
     async with rt.db.uow() as uow:
         calendar = await sla.calendar(uow)
+        policy = await sla.policy(uow, body.received_at)
+    limits = policy.limits(
+        severity=body.severity,
+        channel=body.channel,
+        category=body.category,
+        over_level=body.over_level,
+    )
     clocks = []
     for name, limit in limits.items():
         try:
@@ -237,7 +241,8 @@ async def kpis(
 @router.post(
     "/tickets/{ticket_no}/recompute",
     response_model=TicketClocks,
-    summary="Re-apply the current policy to a ticket's clocks (ops)",
+    summary="Re-apply the policy in force now to a ticket's clocks, keeping its extensions "
+    "(ops; audited)",
 )
 async def recompute(ticket_no: str, principal: Ops, rt: Rt, sla: Uses) -> TicketClocks:
     async with rt.db.uow() as uow:
@@ -245,17 +250,29 @@ async def recompute(ticket_no: str, principal: Ops, rt: Rt, sla: Uses) -> Ticket
         if not clocks:
             raise Problem(404, "Not Found", f"no clocks for {ticket_no}")
         first = clocks[0]
-        limits = sla.policy.limits(
-            severity=first.severity,  # type: ignore[arg-type]
+        policy = await sla.policy(uow)  # an explicit re-apply: the policy in force now
+        extended = dict(
+            (
+                await uow.session.execute(
+                    select(ClockExtension.clock, func.sum(ClockExtension.working_days))
+                    .where(ClockExtension.ticket_no == ticket_no)
+                    .group_by(ClockExtension.clock)
+                )
+            ).all()
+        )
+        limits = policy.limits(
+            severity=first.severity,
             channel=first.channel,
+            category=first.category,
             over_level=first.over_level,
         )
         calendar = await sla.calendar(uow)
         now = utcnow()
         for clock in clocks:
-            limit = limits.get(clock.name)  # type: ignore[call-overload]
+            limit = limits.get(clock.name)
             if limit is not None:
-                clock.limit_unit, clock.limit_amount = limit.unit, limit.amount
+                clock.limit_unit = limit.unit
+                clock.limit_amount = limit.amount + int(extended.get(clock.name) or 0)
             domain.refresh(clock, calendar, now, sla.rule)
         uow.session.add(
             CalendarChange(action="recompute", target=ticket_no, actor=principal.sub, detail={})

@@ -9,12 +9,14 @@ from services.sla import calendar_store, domain
 from services.sla.api import calendar_router, router
 from services.sla.calendar_store import CalendarCache
 from services.sla.consumer import make_handlers
+from services.sla.extensions import router as extension_router
 from services.sla.handlers import Sla
+from services.sla.metrics import set_sla_clocks
 from services.sla.models import Clock, platform
 from services.sla.settings import SlaSettings
 from shared.db import utcnow
-from shared.observability import set_sla_clocks
-from shared.scheduler import every
+from shared.policy_store import policy_router
+from shared.scheduler import earliest, every
 from shared.service import Runtime, create_service_app
 
 DESCRIPTION = "Runs the complaint clocks on the Chinese working-day calendar.\n\n" + (
@@ -45,14 +47,20 @@ def create_app(settings: SlaSettings | None = None) -> FastAPI:
 
     async def start(rt: Runtime) -> None:
         await calendar_store.seed(rt.db)
-        every(rt, "deadline scheduler", tick)
+        every(rt, "deadline scheduler", tick, next_due=earliest(Clock.next_fire_at))
 
+    policy_routes = policy_router(
+        "/v1/sla/policy",
+        lambda request: request.app.state.sla.policies,
+        readers=("agent", "frontline", "room_manager", "centre_manager", "leadership", "ops"),
+        tag="sla",
+    )
     app = create_service_app(
         platform=platform,
         settings=settings,
         title="SLA",
         description=DESCRIPTION,
-        routers=[router, calendar_router],
+        routers=[router, extension_router, policy_routes, calendar_router],
         handlers=make_handlers(sla),
         on_start=start,
         gauges=clock_gauges,

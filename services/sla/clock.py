@@ -8,7 +8,7 @@ Definitions
 * **Effective time** is what a clock consumes. It runs from the clock's *origin*, stops
   while the clock is paused, and depends on the limit's unit:
 
-  - ``hours``: every instant counts; the origin is the receipt instant. "Within H
+  - ``minutes`` and ``hours``: every instant counts; the origin is the receipt instant. "Within H
     hours" is therefore H calendar hours after receipt, plus paused time.
   - ``working_days``: only instants on Asia/Shanghai working days count, each working
     day whole (00:00-24:00, not office hours); the origin is 00:00 of the day after the
@@ -35,24 +35,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, NamedTuple, get_args
-from zoneinfo import ZoneInfo
+from typing import Literal, NamedTuple
 
 from services.sla.calendar import WorkingCalendar
+from shared.time import SHANGHAI
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = dt.timedelta(days=1)
 ZERO = dt.timedelta(0)
 
-LimitUnit = Literal["hours", "working_days", "calendar_days"]
-ClockKind = Literal["acceptance", "first_reply", "resolution", "regulator"]
+LimitUnit = Literal["minutes", "hours", "working_days", "calendar_days"]
 Severity = Literal["normal", "urgent", "major"]
 ClockStatus = Literal["running", "paused", "met", "breached"]
 
 
 @dataclass(frozen=True, slots=True)
 class Limit:
-    """A time limit: ``amount`` hours, working days or calendar days."""
+    """A time limit: ``amount`` minutes, hours, working days or calendar days."""
 
     unit: LimitUnit
     amount: int
@@ -64,6 +62,8 @@ class Limit:
     @property
     def budget(self) -> dt.timedelta:
         """The effective time the limit allows."""
+        if self.unit == "minutes":
+            return dt.timedelta(minutes=self.amount)
         return dt.timedelta(hours=self.amount) if self.unit == "hours" else self.amount * DAY
 
 
@@ -95,7 +95,7 @@ def _midnight(day: dt.date) -> dt.datetime:
 def clock_origin(started_at: dt.datetime, unit: LimitUnit) -> dt.datetime:
     """Where effective time starts: receipt for hours, the next local midnight for days."""
     start = _utc(started_at)
-    return start if unit == "hours" else _midnight(_local_date(start) + DAY)
+    return start if unit in ("minutes", "hours") else _midnight(_local_date(start) + DAY)
 
 
 def working_time(calendar: WorkingCalendar, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
@@ -349,90 +349,3 @@ class ClockLog:
             pauses=self.pauses,
             met_at=self.met_at,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyRule:
-    """One row of a policy table; ``None`` criteria match anything."""
-
-    clock: ClockKind
-    limit: Limit
-    severity: Severity | None = None
-    channel: str | None = None
-    over_level: bool | None = None
-
-    def matches(self, severity: Severity, channel: str, over_level: bool) -> bool:
-        return (
-            self.severity in (None, severity)
-            and self.channel in (None, channel)
-            and self.over_level in (None, over_level)
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """Limits per clock as an ordered table: for each clock the first matching row wins."""
-
-    rules: tuple[PolicyRule, ...]
-
-    def __post_init__(self) -> None:
-        fallback = {
-            r.clock for r in self.rules if (r.severity, r.channel, r.over_level) == (None,) * 3
-        }
-        missing = {r.clock for r in self.rules} - fallback
-        if missing:
-            raise ValueError(f"clocks without a catch-all row: {sorted(missing)}")
-
-    def limits(
-        self, *, severity: Severity, channel: str, over_level: bool
-    ) -> dict[ClockKind, Limit]:
-        """The limit of every clock this policy runs for a complaint of this kind."""
-        chosen: dict[ClockKind, Limit] = {}
-        for rule in self.rules:
-            if rule.clock not in chosen and rule.matches(severity, channel, over_level):
-                chosen[rule.clock] = rule.limit
-        return {kind: chosen[kind] for kind in get_args(ClockKind) if kind in chosen}
-
-
-def _hours(amount: int) -> Limit:
-    return Limit("hours", amount)
-
-
-def _working_days(amount: int) -> Limit:
-    return Limit("working_days", amount)
-
-
-#: Default limits. Rows are tried in order, so an urgent complaint gets the urgent limit
-#: even when it is also major or over-level, and each shorter limit is no longer than the
-#: one after it:
-#:
-#: ============  =======  ======  ==========  ======
-#: clock         urgent   major   over-level  normal
-#: ============  =======  ======  ==========  ======
-#: acceptance    1 h      2 h     4 h         24 h
-#: first_reply   24 h     1 wd    3 wd        7 wd
-#: resolution    5 wd     10 wd   10 wd       20 wd
-#: regulator     15 calendar days for every complaint
-#: ============  =======  ======  ==========  ======
-#:
-#: Urgent (conflict, safety) is escalated at once; a major complaint needs a temporary plan
-#: within the hour and leadership involvement; over-level complaints already reached a
-#: regulator, so they are answered well inside the regulator's window. The regulator line
-#: is when a customer without a reply may appeal to the 12300 centre.
-DEFAULT_POLICY = Policy(
-    (
-        PolicyRule("acceptance", _hours(1), severity="urgent"),
-        PolicyRule("acceptance", _hours(2), severity="major"),
-        PolicyRule("acceptance", _hours(4), over_level=True),
-        PolicyRule("acceptance", _hours(24)),
-        PolicyRule("first_reply", _hours(24), severity="urgent"),
-        PolicyRule("first_reply", _working_days(1), severity="major"),
-        PolicyRule("first_reply", _working_days(3), over_level=True),
-        PolicyRule("first_reply", _working_days(7)),
-        PolicyRule("resolution", _working_days(5), severity="urgent"),
-        PolicyRule("resolution", _working_days(10), severity="major"),
-        PolicyRule("resolution", _working_days(10), over_level=True),
-        PolicyRule("resolution", _working_days(20)),
-        PolicyRule("regulator", Limit("calendar_days", 15)),
-    )
-)

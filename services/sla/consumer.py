@@ -15,10 +15,10 @@ from shared.events import (
 
 def make_handlers(sla: Sla) -> dict[type[Event], Handler]:
     return {
-        TicketClassified: sla.ticket_classified,
-        TicketStatusChanged: sla.ticket_status_changed,
-        TicketAssigned: sla.ticket_assigned,
-        TicketTransferred: sla.ticket_assigned,
+        TicketClassified: sla.on_ticket_classified,
+        TicketStatusChanged: sla.on_ticket_status_changed,
+        TicketAssigned: sla.on_ticket_assigned,
+        TicketTransferred: sla.on_ticket_assigned,
     }
 
 

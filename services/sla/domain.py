@@ -17,17 +17,6 @@ from services.sla.calendar import WorkingCalendar
 from services.sla.clock import ClockLog, ClockState, Limit, Pause, WarningRule, warning_at
 from services.sla.models import Clock
 
-CLOCK_ORDER = ("acceptance", "first_reply", "resolution", "regulator")
-
-# which clocks a ticket status change stops (met)
-MEETS: dict[str, tuple[str, ...]] = {
-    "accepted": ("acceptance",),
-    "in_progress": ("acceptance",),
-    "replied": ("acceptance", "first_reply", "regulator"),
-    "resolved": ("acceptance", "first_reply", "regulator", "resolution"),
-    "closed": ("acceptance", "first_reply", "regulator", "resolution"),
-}
-
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()

@@ -11,11 +11,12 @@ from sqlalchemy import or_, select, update
 from services.sla import domain
 from services.sla.calendar import WorkingCalendar
 from services.sla.calendar_store import CalendarCache
-from services.sla.clock import DEFAULT_POLICY, SHANGHAI, Policy
-from services.sla.models import Clock, EarlyHandler
+from services.sla.clock import SHANGHAI, Limit
+from services.sla.models import Clock, PolicyVersion
+from services.sla.policy import CLOCK_ORDER, SlaPolicy, met_by
 from services.sla.settings import SlaSettings
-from shared.cloudevents import Envelope
 from shared.db import Database, UnitOfWork, utcnow
+from shared.errors import NotYet
 from shared.events import (
     SlaBreached,
     SlaClock,
@@ -28,26 +29,30 @@ from shared.events import (
     TicketStatusChanged,
     TicketTransferred,
 )
+from shared.policy_store import PolicyStore
 
 
-def _published(c: Clock) -> SlaClock:
+def published_clock(c: Clock) -> SlaClock:
     return SlaClock(name=c.name, due_at=c.due_at, state=c.state, provisional=c.provisional)
 
 
 def _ordered(clocks: Sequence[Clock]) -> list[Clock]:
-    return sorted(clocks, key=lambda c: domain.CLOCK_ORDER.index(c.name))
+    return sorted(clocks, key=lambda c: CLOCK_ORDER.index(c.name))
 
 
 class Sla:
     """The SLA use cases with their policy, warning rule and calendar cache."""
 
-    def __init__(
-        self, settings: SlaSettings, cache: CalendarCache, policy: Policy = DEFAULT_POLICY
-    ) -> None:
+    def __init__(self, settings: SlaSettings, cache: CalendarCache) -> None:
         self.settings = settings
         self.cache = cache
-        self.policy = policy
+        self.policies = PolicyStore("sla", SlaPolicy, PolicyVersion, settings.policy)
         self.rule = settings.warning_rule()
+
+    async def policy(self, uow: UnitOfWork, received_at: datetime | None = None) -> SlaPolicy:
+        """The policy in force when the complaint was received (now if None)."""
+        policy: SlaPolicy = await self.policies.in_force(uow.session, received_at)
+        return policy
 
     async def calendar(self, uow: UnitOfWork) -> WorkingCalendar:
         return await self.cache.get(uow.session)
@@ -57,46 +62,69 @@ class Sla:
         return _ordered(rows)
 
     # --- consumed events ----------------------------------------------------------------
-    async def ticket_classified(self, uow: UnitOfWork, envelope: Envelope) -> None:
+    async def on_ticket_classified(self, event: TicketClassified, uow: UnitOfWork) -> None:
         """Start the clocks from the receipt time under the policy in force now."""
-        event = envelope.event
-        assert isinstance(event, TicketClassified)
         if await self._clocks(uow, event.ticket_no):
             return  # a reclassification does not restart clocks
         calendar = await self.calendar(uow)
         now = utcnow()
-        early = await uow.session.get(EarlyHandler, event.ticket_no)
-        limits = self.policy.limits(
-            severity=event.severity, channel=event.channel, over_level=event.over_level
+        policy = await self.policy(uow, event.received_at)
+        limits = policy.limits(
+            severity=event.severity,
+            channel=event.channel,
+            category=event.category,
+            over_level=event.over_level,
         )
+        template = Clock(
+            ticket_no=event.ticket_no,
+            name="",
+            severity=event.severity,
+            channel=event.channel,
+            over_level=event.over_level,
+            category=event.category,
+            handler_department=None,
+            limit_unit="hours",
+            limit_amount=1,
+            started_at=event.received_at,
+        )
+        clocks = self._start(template, limits, event.received_at, calendar, now)
+        uow.session.add_all(clocks)
+        uow.publish(
+            SlaClocksStarted(ticket_no=event.ticket_no, clocks=[published_clock(c) for c in clocks])
+        )
+
+    def _start(
+        self,
+        like: Clock,
+        limits: dict[str, Limit],
+        at: datetime,
+        calendar: WorkingCalendar,
+        now: datetime,
+    ) -> list[Clock]:
+        """New running clocks for these limits, for the ticket `like` describes."""
         clocks = []
         for name, limit in limits.items():
             clock = Clock(
-                ticket_no=event.ticket_no,
+                ticket_no=like.ticket_no,
                 name=name,
-                severity=event.severity,
-                channel=event.channel,
-                over_level=event.over_level,
-                category=event.category,
-                handler_department=early.handler_department if early else None,
+                severity=like.severity,
+                channel=like.channel,
+                over_level=like.over_level,
+                category=like.category,
+                handler_department=like.handler_department,  # a parked TicketAssigned follows
                 limit_unit=limit.unit,
                 limit_amount=limit.amount,
-                started_at=event.received_at,
+                started_at=at,
                 pauses=[],
                 state="running",
             )
             domain.refresh(clock, calendar, now, self.rule)
             clocks.append(clock)
-        uow.session.add_all(clocks)
-        if early is not None:
-            await uow.session.delete(early)
-        uow.publish(
-            SlaClocksStarted(ticket_no=event.ticket_no, clocks=[_published(c) for c in clocks])
-        )
+        return clocks
 
-    async def ticket_assigned(self, uow: UnitOfWork, envelope: Envelope) -> None:
-        event = envelope.event
-        assert isinstance(event, TicketAssigned | TicketTransferred)
+    async def on_ticket_assigned(
+        self, event: TicketAssigned | TicketTransferred, uow: UnitOfWork
+    ) -> None:
         department = (
             event.handler_department if isinstance(event, TicketAssigned) else event.to_department
         )
@@ -108,18 +136,13 @@ class Sla:
         )
         if result.rowcount:  # type: ignore[attr-defined]
             return
-        # Read ahead of the ticket's classification (another topic): keep it for the clocks.
-        early = await uow.session.get(EarlyHandler, event.ticket_no)
-        if early is None:
-            uow.session.add(EarlyHandler(ticket_no=event.ticket_no, handler_department=department))
-        else:
-            early.handler_department = department
+        # Read ahead of the ticket's classification (another topic): applied once the
+        # clocks start (the platform parks it and replays it after TicketClassified).
+        raise NotYet(event.ticket_no, "TicketAssigned before the clocks started")
 
-    async def ticket_status_changed(self, uow: UnitOfWork, envelope: Envelope) -> None:
+    async def on_ticket_status_changed(self, event: TicketStatusChanged, uow: UnitOfWork) -> None:
         """pending pauses every running clock; leaving pending resumes them; replies and
         resolutions meet clocks; reopening resumes resolution; cancelling stops all."""
-        event = envelope.event
-        assert isinstance(event, TicketStatusChanged)
         clocks = await self._clocks(uow, event.ticket_no)
         if not clocks:
             return
@@ -137,16 +160,18 @@ class Sla:
                 new = log.resume(at)
             if event.to_status == "reopened" and clock.name == "resolution" and log.met_at:
                 new = new.reopen(at)
-            if clock.name in domain.MEETS.get(event.to_status, ()) and new.met_at is None:
+            if met_by(event.to_status, [clock.name]) and new.met_at is None:
                 new = new.meet(at)
                 met.append(clock)
             if new != log or clock.state == "cancelled":
                 domain.store_log(clock, new)
                 changed.append(clock)
-        if not changed:
-            return
         calendar = await self.calendar(uow)
         now = utcnow()
+        started = await self._clocks_starting_on(uow, event.to_status, clocks, at, calendar, now)
+        if not changed and not started:
+            return
+        clocks = _ordered([*clocks, *started])
         for clock in changed:
             domain.refresh(clock, calendar, now, self.rule)
         for clock in met:
@@ -162,10 +187,37 @@ class Sla:
         uow.publish(
             SlaDeadlinesChanged(
                 ticket_no=event.ticket_no,
-                clocks=[_published(c) for c in clocks],
+                clocks=[published_clock(c) for c in clocks],
                 reason=f"status:{event.to_status}",
             )
         )
+
+    async def _clocks_starting_on(
+        self,
+        uow: UnitOfWork,
+        status: str,
+        clocks: list[Clock],
+        at: datetime,
+        calendar: WorkingCalendar,
+        now: datetime,
+    ) -> list[Clock]:
+        """Clocks that start when the ticket reaches `status` (e.g. result feedback and
+        archive start at resolution), under the policy of the ticket's receipt."""
+        first = clocks[0]
+        policy = await self.policy(uow, first.started_at)
+        limits = policy.limits(
+            severity=first.severity,
+            channel=first.channel,
+            category=first.category,
+            over_level=first.over_level,
+            starts_on=status,
+        )
+        have = {c.name for c in clocks}
+        started = self._start(
+            first, {k: v for k, v in limits.items() if k not in have}, at, calendar, now
+        )
+        uow.session.add_all(started)
+        return started
 
     # --- timers -------------------------------------------------------------------------
     async def fire(
@@ -205,6 +257,10 @@ class Sla:
                 select(Clock).where(Clock.id.in_(ids)).execution_options(populate_existing=True)
             )
         ).all()
+        # Recomputed below and written back in one executemany UPDATE by primary key, not
+        # one ORM flush per clock (the chunk's cost was the flush).
+        for clock in clocks:
+            uow.session.expunge(clock)
         threshold = f"{int((self.rule.fraction or 0) * 100)}%|{self.rule.working_days_before_due}wd"
         for clock in clocks:
             if clock.id in warned:
@@ -227,6 +283,25 @@ class Sla:
                     )
                 )
             domain.refresh(clock, calendar, now, self.rule)
+        if clocks:
+            await uow.session.execute(
+                update(Clock),
+                [
+                    {
+                        "id": c.id,
+                        "due_at": c.due_at,
+                        "provisional": c.provisional,
+                        "state": c.state,
+                        "open": c.open,
+                        "warn_at": c.warn_at,
+                        "next_fire_at": c.next_fire_at,
+                        "warned_at": c.warned_at,
+                        "breached_at": c.breached_at,
+                        "updated_at": now,
+                    }
+                    for c in clocks
+                ],
+            )
         return len(warned) + len(breached)
 
     async def tick(self, db: Database, now: datetime) -> int:
@@ -276,7 +351,7 @@ class Sla:
             uow.publish(
                 SlaDeadlinesChanged(
                     ticket_no=ticket_no,
-                    clocks=[_published(c) for c in _ordered(clocks)],
+                    clocks=[published_clock(c) for c in _ordered(clocks)],
                     reason=reason,
                 )
             )

@@ -14,6 +14,7 @@ from sqlalchemy import JSON, Boolean, Date, Index, Integer, String, UniqueConstr
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import TYPE_ANNOTATION_MAP, service_metadata, utcnow
+from shared.policy_store import PolicyVersionMixin
 from shared.service import Platform
 
 
@@ -93,14 +94,22 @@ class Clock(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class EarlyHandler(Base):
-    """The handler department of a ticket whose clocks do not exist yet.
+class PolicyVersion(Base, PolicyVersionMixin):
+    """The SLA policy as ops changed it at run time (see shared.policy_store)."""
 
-    TicketAssigned comes from routing's topic, which is not ordered with the ticket topic
-    that starts the clocks: after a restart or a rebalance it can be read first. It is kept
-    here and given to the clocks when they start."""
+    __tablename__ = "policy_version"
 
-    __tablename__ = "early_handler"
-    ticket_no: Mapped[str] = mapped_column(String(32), primary_key=True)
-    handler_department: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+class ClockExtension(Base):
+    """An extension (延期) of a clock: who, when, why, by how much, the deadline before/after."""
+
+    __tablename__ = "clock_extension"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_no: Mapped[str] = mapped_column(String(32), index=True)
+    clock: Mapped[str] = mapped_column(String(32))
+    working_days: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(500))
+    extended_by: Mapped[str] = mapped_column(String(64))
+    extended_at: Mapped[datetime] = mapped_column(default=utcnow)
+    old_due_at: Mapped[datetime]
+    new_due_at: Mapped[datetime]

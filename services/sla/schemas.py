@@ -11,7 +11,7 @@ Severity = Literal["normal", "major", "urgent"]
 
 
 class LimitRead(BaseModel):
-    unit: Literal["hours", "working_days", "calendar_days"]
+    unit: Literal["minutes", "hours", "working_days", "calendar_days"]
     amount: int
 
 
@@ -50,6 +50,7 @@ class PreviewRequest(BaseModel):
     received_at: datetime
     severity: Severity = "normal"
     channel: str = Field("hotline", max_length=32)
+    category: str | None = Field(None, max_length=32)
     over_level: bool = False
 
 

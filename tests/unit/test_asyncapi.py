@@ -125,6 +125,8 @@ def test_consumer_operations_match_the_handlers_the_services_register() -> None:
 def _constructed_events(service: str) -> set[str]:
     names: set[str] = set()
     for path in (SERVICES_DIR / service).rglob("*.py"):
+        if "migrations" in path.parts:
+            continue  # data migrations rebuild consumed events to park them; they publish none
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call):
                 func = node.func

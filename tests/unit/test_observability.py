@@ -18,6 +18,9 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from prometheus_client import REGISTRY
 from sqlalchemy.orm import DeclarativeBase
 
+from services.notify.metrics import record_notification
+from services.refund.metrics import set_refunds_pending
+from services.sla.metrics import set_sla_clocks
 from shared import observability as obs
 from shared.db import TYPE_ANNOTATION_MAP, Database, service_metadata, utcnow
 from shared.outbox import platform_models
@@ -101,9 +104,9 @@ def test_event_and_business_helpers_set_their_series() -> None:
     obs.record_published("X1", "complaints.ticket.v1")
     obs.record_consumed("routing", "X1")
     obs.record_dead_lettered("routing", None)
-    obs.record_notification("sms", "failed")
-    obs.set_sla_clocks(running=7, breached=2)
-    obs.set_refunds_pending(4)
+    record_notification("sms", "failed")
+    set_sla_clocks(running=7, breached=2)
+    set_refunds_pending(4)
     assert sample("events_published_total", topic="complaints.ticket.v1", type="X1") == (
         published + 1
     )

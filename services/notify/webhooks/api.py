@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notify.api import decode_cursor, encode_cursor
 from services.notify.components import Components, components
 from services.notify.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from services.notify.webhooks import subscriptions
@@ -25,6 +24,7 @@ from shared.auth import Principal, require_roles
 from shared.db import UnitOfWork
 from shared.errors import PROBLEM_RESPONSES, Problem
 from shared.idempotency import Created, request_fingerprint
+from shared.pagination import decode_int_cursor, encode_cursor
 from shared.service import Runtime, runtime
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=PROBLEM_RESPONSES)
@@ -251,7 +251,7 @@ async def list_deliveries(
     if ticket_no is not None:
         query = query.where(WebhookDelivery.ticket_no == ticket_no)
     if cursor is not None:
-        query = query.where(WebhookDelivery.id > decode_cursor(cursor))
+        query = query.where(WebhookDelivery.id > decode_int_cursor(cursor))
     async with rt.db.sessions() as session:
         rows = list((await session.scalars(query)).all())
         more = len(rows) > limit

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
 from services.notify.models import TicketContact
+from services.notify.webhooks.hub_query import TMF_EVENT_TYPES
 from shared.cloudevents import Envelope
 from shared.events import (
     Event,
@@ -21,7 +21,7 @@ from shared.events import (
     TicketReceived,
     TicketStatusChanged,
 )
-from shared.phone import mask_msisdn
+from shared.phone import mask_text
 
 PARTNER_EVENTS: dict[type[Event], str] = {
     TicketReceived: "ticket.received",
@@ -35,12 +35,7 @@ PARTNER_EVENTS: dict[type[Event], str] = {
     SurgeResolved: "surge.resolved",
 }
 EVENT_TYPES = tuple(sorted(PARTNER_EVENTS.values()))
-TMF_EVENT_TYPES = (
-    "TroubleTicketCreateEvent",
-    "TroubleTicketStatusChangeEvent",
-    "TroubleTicketAttributeValueChangeEvent",
-    "TroubleTicketResolvedEvent",
-)
+__all__ = ["EVENT_TYPES", "TMF_EVENT_TYPES", "mask", "standard_payload", "tmf_events"]
 TMF_BASE = "/tmf-api/troubleTicket/v4/troubleTicket"
 TO_TMF_STATUS = {
     "received": "acknowledged",
@@ -53,8 +48,12 @@ TO_TMF_STATUS = {
     "closed": "closed",
     "cancelled": "cancelled",
 }
-SEVERITY_TO_TMF = {"urgent": "critical", "major": "major", "normal": "minor"}
-_MOBILE = re.compile(r"(?<!\d)(?:\+?86)?(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+SEVERITY_TO_TMF = {"urgent": "Critical", "major": "Major", "normal": "Minor"}
+"""Our judged severity in TMF's words, as intake's tmf_mapping shows it for our own channels
+(the severity a TMF caller stated stays in intake; events carry our judgement)."""
+DROPPED = frozenset({"msisdn", "customer_name", "location", "contact", "user_type"})
+"""Fields a partner never receives: the number (it gets `msisdn_masked`), the customer's name,
+address and account facts (minimum necessary, PIPL art. 6)."""
 
 
 def partner_type(event: Event) -> str | None:
@@ -62,17 +61,13 @@ def partner_type(event: Event) -> str | None:
 
 
 def mask(value: Any) -> Any:
-    """Drop raw MSISDN fields and mask any mobile number inside text."""
+    """Drop personal fields and mask numbers, ID numbers and names inside any text."""
     if isinstance(value, dict):
-        return {
-            k: mask(v) if k != "msisdn" else mask_msisdn(v)
-            for k, v in value.items()
-            if not (k == "msisdn" and "msisdn_masked" in value)
-        }
+        return {k: mask(v) for k, v in value.items() if k not in DROPPED}
     if isinstance(value, list):
         return [mask(v) for v in value]
     if isinstance(value, str):
-        return _MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", value)
+        return mask_text(value)
     return value
 
 
@@ -119,7 +114,9 @@ def tmf_events(envelope: Envelope, row: TicketContact | None) -> list[tuple[str,
             channel={"name": event.channel},
             relatedParty=[
                 {"id": event.msisdn_masked, "role": "customer", "@referredType": "Individual"}
-            ],
+            ]
+            if event.msisdn_masked
+            else None,
         )
         return [_event(envelope, "TroubleTicketCreateEvent", ticket)]
     if isinstance(event, TicketClassified):
@@ -153,6 +150,9 @@ def tmf_events(envelope: Envelope, row: TicketContact | None) -> list[tuple[str,
             ],
         )
         out = [_event(envelope, "TroubleTicketStatusChangeEvent", changed)]
+        if event.to_status == "pending":
+            waiting = _ticket(event.ticket_no, **common, statusChangeReason=event.reason)
+            out.append(_event(envelope, "TroubleTicketInformationRequiredEvent", waiting))
         if event.to_status == "resolved":
             resolved = _ticket(
                 event.ticket_no, **common, resolutionDate=event.changed_at.isoformat()

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from services.notify.webhooks.catalogue import EVENT_TYPES, TMF_EVENT_TYPES
+from services.notify.webhooks import hub_query
+from services.notify.webhooks.catalogue import EVENT_TYPES
 
 
 class SubscriptionCreate(BaseModel):
@@ -94,7 +95,8 @@ class HubCreate(BaseModel):
     query: str | None = Field(
         None,
         max_length=500,
-        description="e.g. eventType=TroubleTicketStatusChangeEvent,TroubleTicketResolvedEvent",
+        description="TMF630 filter, e.g. eventType=TroubleTicketStatusChangeEvent,"
+        "TroubleTicketResolvedEvent&event.troubleTicket.severity=Critical (see hub_query)",
     )
 
 
@@ -108,15 +110,6 @@ class HubRead(BaseModel):
 
 
 def tmf_events_from_query(query: str | None) -> list[str]:
-    """The TMF event types a hub query selects (all four when it names none)."""
-    if not query:
-        return list(TMF_EVENT_TYPES)
-    wanted: list[str] = []
-    for clause in query.split("&"):
-        name, _, value = clause.partition("=")
-        if name.strip() in ("eventType", "eventType.in"):
-            wanted += [v.strip() for v in value.split(",") if v.strip()]
-    unknown = [w for w in wanted if w not in TMF_EVENT_TYPES]
-    if unknown:
-        raise ValueError(f"unknown eventType(s): {', '.join(unknown)}")
-    return wanted or list(TMF_EVENT_TYPES)
+    """The TMF event types a hub query selects (all when it names none); ValueError if the
+    query does not parse (see hub_query)."""
+    return list(hub_query.parse(query).event_types)

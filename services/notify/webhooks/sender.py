@@ -21,6 +21,7 @@ from sqlalchemy import or_, select, update
 from standardwebhooks import Webhook
 
 from services.notify.clock import Clock
+from services.notify.metrics import record_notification
 from services.notify.models import (
     Notification,
     WebhookAttempt,
@@ -40,7 +41,6 @@ from services.notify.webhooks.ssrf import (
     resolve,
 )
 from shared.db import Database, UnitOfWork
-from shared.observability import record_notification
 from shared.scheduler import claim
 
 
@@ -169,7 +169,14 @@ class WebhookSender:
         async with self._in_flight:
             at = datetime.now(UTC)  # the signature carries the real send time
             started = time.perf_counter()
-            result, excerpt = await self._attempt(job, at)
+            try:
+                async with asyncio.timeout(self.settings.webhook_total_timeout_s):
+                    result, excerpt = await self._attempt(job, at)
+            except TimeoutError:
+                result, excerpt = policy.AttemptResult(None, error="timed out (total)"), None
+            except Exception as exc:
+                result = policy.AttemptResult(None, error=f"{type(exc).__name__}: {exc}"[:300])
+                excerpt = None
             duration = int((time.perf_counter() - started) * 1000)
             return Sent(job, result, at, duration, excerpt)
 
@@ -191,15 +198,27 @@ class WebhookSender:
             "user-agent": "complaints-10086-notify/1.0",
         }
         try:
-            response = await self.http.post(
-                job.url, content=job.payload.encode(), headers=headers, follow_redirects=False
-            )
+            async with self.http.stream(
+                "POST", job.url, content=job.payload.encode(), headers=headers
+            ) as response:
+                body = await self._bounded_body(response)
         except SSRFProtectionError as exc:  # the address connected to was not public
             return policy.AttemptResult(None, error=f"refused: target {exc}"), None
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return policy.AttemptResult(None, error=f"{type(exc).__name__}: {exc}"), None
         retry_after = response.headers.get("retry-after")
-        return policy.AttemptResult(response.status_code, retry_after), response.text[:500]
+        excerpt = body.decode("utf-8", errors="replace")[:500]
+        return policy.AttemptResult(response.status_code, retry_after), excerpt
+
+    async def _bounded_body(self, response: httpx.Response) -> bytes:
+        """At most `webhook_response_max_bytes` of the body; the rest is never read."""
+        limit = self.settings.webhook_response_max_bytes
+        body = b""
+        async for chunk in response.aiter_raw():
+            body += chunk
+            if len(body) >= limit:
+                break
+        return body[:limit]
 
     async def _record(self, sent: list[Sent], now: datetime) -> None:
         s = self.settings

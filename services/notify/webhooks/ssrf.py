@@ -34,10 +34,36 @@ async def resolve(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form carries: mapped (::ffff:), translated (64:ff9b::/96),
+    6to4 (2002::/16), Teredo, or the deprecated compatible form (::a.b.c.d)."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in _NAT64 or ip in _COMPATIBLE:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def _public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL:
+            return False
+        embedded = _embedded_v4(ip)
+        if embedded is not None:
+            return embedded.is_global and not embedded.is_multicast
     return ip.is_global and not ip.is_multicast
 
 
@@ -45,20 +71,26 @@ async def check_target(
     url: str, *, allow_private: bool, require_https: bool, resolver: Resolver = resolve
 ) -> None:
     """Raise UnsafeTarget unless `url` is an http(s) URL whose every address is public."""
-    parts = urlsplit(url)
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        raise UnsafeTarget("must not contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        hostname = parts.hostname
+    except ValueError as exc:  # a port out of range, a stray "["
+        raise UnsafeTarget(f"is not a valid URL: {exc}") from None
     if parts.scheme not in ("http", "https"):
         raise UnsafeTarget("must be an http or https URL")
     if require_https and parts.scheme != "https":
         raise UnsafeTarget("must be an https URL")
-    if not parts.hostname:
+    if not hostname:
         raise UnsafeTarget("has no host")
     if parts.username or parts.password:
         raise UnsafeTarget("must not carry credentials")
     if allow_private:
         return
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        addresses = await resolver(parts.hostname, port)
+        addresses = await resolver(hostname, port)
     except (OSError, UnicodeError) as exc:
         raise UnsafeTarget(f"host does not resolve: {exc}") from exc
     if not addresses:

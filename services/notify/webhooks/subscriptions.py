@@ -56,6 +56,7 @@ def create(
         description=description,
         query=query,
         owner=principal.sub,
+        owner_role="ops" if principal.has_any("ops") else "partner",
         owner_email=owner_email,
         secret=new_secret(),
         status="active",

@@ -16,12 +16,12 @@ from services.notify.webhooks import subscriptions
 from services.notify.webhooks.schemas import HubCreate, HubRead, tmf_events_from_query
 from shared.auth import Principal, require_roles
 from shared.db import UnitOfWork
-from shared.errors import PROBLEM_RESPONSES, field_error
+from shared.errors import TMF_ERROR_RESPONSES, field_error
 from shared.idempotency import Created, request_fingerprint
 from shared.service import Runtime, runtime
 
 HUB = "/tmf-api/troubleTicket/v4/hub"
-router = APIRouter(prefix=HUB, tags=["TMF621 hub"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix=HUB, tags=["TMF621 hub"], responses=TMF_ERROR_RESPONSES)
 Partner = Annotated[Principal, Depends(require_roles("ops", "partner"))]
 Rt = Annotated[Runtime, Depends(runtime)]
 Parts = Annotated[Components, Depends(components)]
@@ -45,7 +45,7 @@ async def register_listener(
     try:
         events = tmf_events_from_query(body.query)
     except ValueError as exc:
-        raise field_error("query", str(exc)) from exc
+        raise field_error("query", str(exc), status=400) from exc
     await subscriptions.check_url(parts, body.callback, "callback")
 
     async def create(uow: UnitOfWork) -> Created:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from services.intake.lifecycle import STATUSES, TRANSITIONS
+from services.intake.lifecycle import SYSTEM_COMMANDS, TRANSITIONS
 from services.intake.models import platform
 from shared.events import TicketClassified, TicketNoteAdded, TicketStatusChanged
 from tests.builders import auth, complaint
@@ -46,6 +46,9 @@ PATHS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "cancelled": [("cancel", BODIES["cancel"])],
 }
 PATHS["closed"][-1] = ("feedback", BODIES["feedback"])
+# what callers may send (the system's own close/archive are not routes); `archived` is
+# reached by the timers (tests/integration/intake/test_ticket_finishes.py)
+API = {c: moves for c, moves in TRANSITIONS.items() if c not in SYSTEM_COMMANDS}
 
 
 async def _new(client: Any, **overrides: Any) -> str:
@@ -108,14 +111,14 @@ async def test_the_happy_path_records_every_change_with_actor_and_publishes_it(
     ]
 
 
-@pytest.mark.parametrize("status", STATUSES)
+@pytest.mark.parametrize("status", PATHS)
 async def test_every_illegal_transition_is_409_naming_what_is_allowed_and_changes_nothing(
     intake: Any, status: str
 ) -> None:
     client, rt = intake
     ticket_no = await _bring_to(client, status)
     before = await _events(rt, ticket_no, TicketStatusChanged)
-    illegal = [c for c, moves in TRANSITIONS.items() if status not in moves]
+    illegal = [c for c, moves in API.items() if status not in moves]
     assert illegal, "every status forbids something"
     for command in illegal:
         r = await _do(client, ticket_no, command, BODIES[command])
@@ -123,7 +126,7 @@ async def test_every_illegal_transition_is_409_naming_what_is_allowed_and_change
         problem = r.json()
         assert r.headers["content-type"].startswith("application/problem+json")
         assert problem["status_now"] == status
-        assert set(problem["allowed"]) == {c for c, m in TRANSITIONS.items() if status in m}
+        assert set(problem["allowed"]) == {c for c, m in API.items() if status in m}
     assert await _events(rt, ticket_no, TicketStatusChanged) == before
     r = await client.get(f"/v1/complaints/{ticket_no}", headers=AGENT)
     assert r.json()["status"] == status

@@ -24,7 +24,7 @@ def _body(external_id: str = "12300-2026-000123", **overrides: Any) -> bytes:
     data = complaint(
         channel="regulator",
         description="用户向工信部申诉：多次投诉宽带断网无人处理",
-        source={"org": "MIIT 12300", "external_id": external_id},
+        source={"org": "miit_12300", "external_id": external_id},
         **overrides,
     )
     return json.dumps(data, ensure_ascii=False).encode()
@@ -61,7 +61,7 @@ async def test_a_signed_partner_complaint_is_registered_as_over_level(intake: An
     assert r.status_code == 201, r.text
     ticket = r.json()
     assert ticket["over_level"] is True
-    assert ticket["source"] == {"org": "MIIT 12300", "external_id": "12300-2026-000123"}
+    assert ticket["source"] == {"org": "miit_12300", "external_id": "12300-2026-000123"}
     assert ticket["msisdn"] == "138****8000"  # partners see the number masked
     assert await _count(rt) == 1
 
@@ -125,3 +125,19 @@ async def test_bad_partner_payload_is_422_naming_the_field(intake: Any) -> None:
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "source"
     assert await _count(rt) == 0
+
+
+async def test_a_partner_may_transfer_a_complaint_without_a_customer_number(intake: Any) -> None:
+    client, rt = intake
+    data = json.loads(_body("12300-2026-000777"))
+    del data["msisdn"]
+    data["no_customer_reason"] = "来信未留联系方式"
+    body = json.dumps(data, ensure_ascii=False).encode()
+    r = await client.post("/v1/partner/complaints", content=body, headers=_signed(body))
+    assert r.status_code == 201, r.text
+    assert r.json()["msisdn"] is None
+    assert r.json()["no_customer_reason"] == "来信未留联系方式"
+    async with rt.db.sessions() as s:
+        no = r.json()["ticket_no"]
+        stored = await s.scalar(select(Complaint).where(Complaint.ticket_no == no))
+    assert stored is not None and stored.msisdn is None

@@ -137,7 +137,11 @@ async def test_listing_masks_the_number_for_managers_and_pages_stably(intake: An
     while True:
         params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
         page = (
-            await client.get("/v1/complaints", params=params, headers=auth("room_manager"))
+            await client.get(
+                "/v1/complaints",
+                params=params,
+                headers=auth("room_manager", dept="frontdesk_10086"),
+            )
         ).json()
         seen += [c["ticket_no"] for c in page["items"]]
         assert all(c["msisdn"] == "138****8000" for c in page["items"])

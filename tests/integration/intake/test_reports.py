@@ -14,8 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.intake import handlers
-from shared.cloudevents import Envelope
+from services.intake import projections
 from shared.events import RefundApproved, SlaBreached, SlaMet, SpDisputeOpened, SurgeAlertRaised
 from tests.builders import auth, complaint
 
@@ -26,7 +25,7 @@ MONTH = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
 
 async def _apply(rt: Any, handler: Any, event: Any) -> None:
     async with rt.db.uow() as uow:
-        await handler(uow, Envelope(event=event))
+        await handler(event, uow)
         await uow.commit()
 
 
@@ -57,20 +56,22 @@ async def _seed(client: Any, rt: Any) -> list[str]:
         await client.post(f"/v1/complaints/{second}/{command}", json=payload, headers=AGENT)
     await _apply(
         rt,
-        handlers.sla_clock_ended,
+        projections.on_sla_clock_ended,
         SlaMet(ticket_no=first, clock="acceptance", due_at=now, met_at=now),
     )
     await _apply(
-        rt, handlers.sla_clock_ended, SlaBreached(ticket_no=second, clock="acceptance", due_at=now)
+        rt,
+        projections.on_sla_clock_ended,
+        SlaBreached(ticket_no=second, clock="acceptance", due_at=now),
     )
     await _apply(
         rt,
-        handlers.sla_clock_ended,
+        projections.on_sla_clock_ended,
         SlaMet(ticket_no=second, clock="first_reply", due_at=now, met_at=now),
     )
     await _apply(
         rt,
-        handlers.refund_changed,
+        projections.on_refund_changed,
         RefundApproved(
             ticket_no=second,
             refund_id="RF1",
@@ -82,7 +83,7 @@ async def _seed(client: Any, rt: Any) -> list[str]:
     )
     await _apply(
         rt,
-        handlers.refund_changed,
+        projections.on_refund_changed,
         RefundApproved(
             ticket_no=third,
             refund_id="RF2",
@@ -94,7 +95,7 @@ async def _seed(client: Any, rt: Any) -> list[str]:
     )
     await _apply(
         rt,
-        handlers.sp_dispute_opened,
+        projections.on_sp_dispute_opened,
         SpDisputeOpened(
             ticket_no=third,
             dispute_id="D1",
@@ -105,7 +106,7 @@ async def _seed(client: Any, rt: Any) -> list[str]:
     )
     await _apply(
         rt,
-        handlers.surge_alert_raised,
+        projections.on_surge_alert_raised,
         SurgeAlertRaised(
             ticket_no=first,
             cluster_id="S-1",
@@ -195,3 +196,57 @@ async def test_the_html_report_renders_in_headless_chromium(intake: Any, tmp_pat
     png = shot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(png) > 20_000  # text, cards and bars: a blank page compresses to a few KB
+
+
+async def test_reply_rate_counts_late_replies_and_timeliness_does_not(intake: Any) -> None:
+    """Hand-computed on a fixed set: A replied in time, B replied late, C never replied.
+    回复率 = replied at any time / owing = 2/3; 及时率(first_reply) = met in time / ended = 1/3;
+    及时率(acceptance) = 1/1. Targets (seed 002): 及时率 > 90 %, 回复率 100 %."""
+    client, rt = intake
+    tickets = []
+    for _ in range(3):
+        r = await client.post("/v1/complaints", json=complaint(), headers=AGENT)
+        tickets.append(r.json()["ticket_no"])
+    a, b, c = tickets
+    now = datetime.now(UTC)
+    due, late = now - timedelta(hours=2), now - timedelta(hours=1)
+    await _apply(
+        rt,
+        projections.on_sla_clock_ended,
+        SlaMet(ticket_no=a, clock="acceptance", due_at=now, met_at=due),
+    )
+    await _apply(
+        rt,
+        projections.on_sla_clock_ended,
+        SlaMet(ticket_no=a, clock="first_reply", due_at=now, met_at=due),
+    )
+    await _apply(
+        rt,
+        projections.on_sla_clock_ended,
+        SlaBreached(ticket_no=b, clock="first_reply", due_at=due),
+    )
+    await _apply(
+        rt,
+        projections.on_sla_clock_ended,
+        SlaMet(ticket_no=b, clock="first_reply", due_at=due, met_at=late),
+    )
+    await _apply(
+        rt,
+        projections.on_sla_clock_ended,
+        SlaBreached(ticket_no=c, clock="first_reply", due_at=due),
+    )
+    report = (
+        await client.get("/v1/reports/monthly", params={"month": MONTH}, headers=MANAGER)
+    ).json()
+    assert report["reply_rate"] == {"numerator": 2, "denominator": 3, "rate": 0.6667}
+    assert report["timeliness"]["first_reply"] == {
+        "numerator": 1,
+        "denominator": 3,
+        "rate": 0.3333,
+    }
+    assert report["timeliness"]["acceptance"] == {"numerator": 1, "denominator": 1, "rate": 1.0}
+    checks = {t["kpi"]: (t["target"], t["passed"]) for t in report["targets"]}
+    assert checks["timeliness:acceptance"] == ("> 90%", True)
+    assert checks["timeliness:first_reply"] == ("> 90%", False)
+    assert checks["timeliness:resolution"] == ("> 90%", None)
+    assert checks["reply_rate"] == (">= 100%", False)

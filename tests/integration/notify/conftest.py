@@ -123,6 +123,7 @@ def under_test(app: Any, client: httpx.AsyncClient, rt: Runtime) -> NotifyUnderT
         bootstrap=settings.kafka_bootstrap_servers,
         handlers=make_handlers(settings),
         dlq_producer=rt.producer,
+        parked_model=platform.models.parked,
     )
     return NotifyUnderTest(client, rt, app.state.notify, runner)
 

@@ -44,10 +44,14 @@ async def test_quiet_hours_hold_customer_sms_until_the_window_opens(
     quiet = {"quiet_hours_start": time(22), "quiet_hours_end": time(8)}
     async with notify_app(scheduler_enabled=False, app_kw={"clock": clock}, **quiet) as notify:
         await notify.apply(ev.received("QH-1"), ev.status("QH-1", "accepted"))
+        urgent = ev.classified("QH-2", "urgent")
+        await notify.apply(ev.received("QH-2", msisdn="13900139000"), urgent)
         await notify.tick()
         items = await notify.notifications("QH-1")
-        # The complaint number is urgent (the customer just called); the rest waits for 08:00.
-        assert _statuses(items) == {"ticket_registered": "sent", "ticket_accepted": "pending"}
+        # A letter or web complaint does not wake the customer at 23:00: all waits for 08:00.
+        assert _statuses(items) == {"ticket_registered": "pending", "ticket_accepted": "pending"}
+        # An urgent (conflict/safety) complaint's registration goes out at once.
+        assert _statuses(await notify.notifications("QH-2")) == {"ticket_registered": "sent"}
         waiting = next(n for n in items if n["template"] == "ticket_accepted")
         opens = datetime.fromisoformat(waiting["send_after"]).astimezone(SH)
         assert (opens.hour, opens.minute) == (8, 0) and waiting["last_error"] == "quiet hours"
@@ -55,8 +59,11 @@ async def test_quiet_hours_hold_customer_sms_until_the_window_opens(
         assert await notify.tick() == 0
         clock.at = opens.astimezone(UTC)
         await notify.tick()
-        assert _statuses(await notify.notifications("QH-1"))["ticket_accepted"] == "sent"
-        assert len(smsc.messages) == 2
+        assert _statuses(await notify.notifications("QH-1")) == {
+            "ticket_registered": "sent",
+            "ticket_accepted": "sent",
+        }
+        assert len(smsc.messages) == 3
 
 
 async def test_a_customer_gets_at_most_the_rate_limit_per_window(
@@ -71,15 +78,15 @@ async def test_a_customer_gets_at_most_the_rate_limit_per_window(
             ev.status("RL-1", "resolved"),
         )
         await notify.tick()
-        assert len(smsc.pdus) == 2
+        assert len(smsc.messages) == 2
         held = [n for n in await notify.notifications("RL-1") if n["status"] == "pending"]
         assert {n["last_error"] for n in held} == {"rate limit"}
         clock.advance(minutes=59)
         await notify.tick()
-        assert len(smsc.pdus) == 2
+        assert len(smsc.messages) == 2
         clock.advance(minutes=1)
         await notify.tick()
-        assert len(smsc.pdus) == 4
+        assert len(smsc.messages) == 4
 
 
 async def test_sms_another_replica_is_sending_count_against_the_rate_limit(

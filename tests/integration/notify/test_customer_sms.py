@@ -3,9 +3,12 @@ receipts folded in, survey replies mapped back to the right ticket."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from aiokafka import AIOKafkaProducer
 
 from services.notify.sms.sink import SmppSink
+from shared.events import SlaDeadlineExtended
 from tests.builders import eventually
 from tests.integration.notify import events as ev
 from tests.integration.notify.conftest import NotifyFactory, NotifyUnderTest
@@ -33,7 +36,8 @@ async def test_a_redelivered_registration_sends_one_sms_with_number_and_promised
         sms = await _delivered(notify, "TS-1", "ticket_registered")
         assert sms["recipient"] == "138****8000" and sms["channel"] == "sms"
         body = str(sms["body"])
-        assert "投诉编码：TS-1" in body and "11月24日 10:00前受理" in body and "12月21日" in body
+        assert "投诉编码：TS-1" in body and "11月24日10时前受理" in body
+        assert "12月21日10时前办结" in body
         assert [text for _, text in smsc.messages] == [body]
         assert smsc.pdus[0].destination == "8613800138000" and smsc.pdus[0].data_coding == 8
         assert len(await notify.notifications("TS-1")) == 1
@@ -47,7 +51,7 @@ async def test_registration_goes_without_times_when_the_clocks_are_late(
     async with notify_app(registration_wait_for_clocks_s=0.3) as notify:
         await notify.apply(ev.received("TS-2"))
         sms = await _delivered(notify, "TS-2", "ticket_registered")
-        assert "投诉编码：TS-2" in str(sms["body"]) and "24小时内受理" in str(sms["body"])
+        assert "投诉编码：TS-2" in str(sms["body"]) and "尽快受理" in str(sms["body"])
         await notify.apply(ev.clocks("TS-2"))  # too late: nothing is sent again
         assert len(smsc.messages) == 1
 
@@ -136,3 +140,58 @@ async def test_messages_read_before_the_customers_number_are_sent_when_it_arrive
         ]
         await notify.apply(refund, late)  # redelivered
         assert len(await notify.notifications("TS-8")) == 3
+
+
+async def test_a_ticket_without_a_customer_messages_nobody_and_says_why(
+    notify_app: NotifyFactory, smsc: SmppSink
+) -> None:
+    """A TMF621 fault report about a cell has no customer: every customer message it would
+    have had is recorded as suppressed with the reason, including one read before the ticket,
+    and nothing reaches the SMSC."""
+    async with notify_app() as notify:
+        early = ev.refund_approved("TS-20", 1500)
+        customerless = ev.received(
+            "TS-20", msisdn_masked=None, no_customer_reason="TMF621 ticket without a customer"
+        )
+        customerless = ev.env(customerless.event.model_copy(update={"msisdn": None}))
+        await notify.apply(early, customerless, ev.clocks("TS-20"))
+        await notify.apply(ev.status("TS-20", "accepted", "received"), customerless)
+        await notify.apply(ev.received("TS-21"), ev.clocks("TS-21"))
+        await _delivered(notify, "TS-21", "ticket_registered")
+        mine = await notify.notifications("TS-20")
+        assert sorted((n["template"], n["status"]) for n in mine) == [
+            ("refund_approved", "suppressed"),
+            ("ticket_accepted", "suppressed"),
+            ("ticket_registered", "suppressed"),
+        ]
+        assert all(n["last_error"].startswith("no customer number: TMF621") for n in mine)
+        assert all(n["recipient"] == "" and n["sent_at"] is None for n in mine)
+        assert all("TS-20" not in text for _, text in smsc.messages)
+        assert any("TS-21" in text for _, text in smsc.messages)
+
+
+async def test_an_extension_tells_the_customer_the_reason_and_new_deadline_once(
+    notify_app: NotifyFactory, smsc: SmppSink
+) -> None:
+    async with notify_app() as notify:
+        extended = ev.env(
+            SlaDeadlineExtended(
+                ticket_no="TS-EXT",
+                clock="resolution",
+                old_due_at=datetime(2026, 12, 29, 16, tzinfo=UTC),
+                new_due_at=datetime(2027, 1, 4, 16, tzinfo=UTC),
+                provisional=True,
+                working_days=3,
+                reason="需协调基站选址。",
+                extended_by="mgr-wang",
+                extended_at=ev.NOW,
+            )
+        )
+        await notify.apply(ev.received("TS-EXT"), ev.clocks("TS-EXT"), extended, extended)
+        sms = await _delivered(notify, "TS-EXT", "sla_extended")
+        assert sms["body"] == (
+            "【中国移动】尊敬的客户，您的投诉（投诉编码：TS-EXT）因需协调基站选址，需延长处理时间，"
+            "我们将于2027年1月4日24时前办结（如遇节假日安排调整，以实际为准）。给您带来不便，敬请谅解。"
+        )
+        templates = [n["template"] for n in await notify.notifications("TS-EXT")]
+        assert templates.count("sla_extended") == 1

@@ -4,6 +4,7 @@ what it sent (GET /v1/notifications, and the sinks' log lines)."""
 from __future__ import annotations
 
 import logging
+from datetime import time
 from typing import Any
 
 import pytest
@@ -23,7 +24,12 @@ async def test_the_embedded_default_sends_to_local_sinks_and_shows_it(
     db_target: DbTarget, broker: Broker, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings: NotifySettings = settings_for(
-        NotifySettings, db_target, broker.bootstrap, consumers_enabled=False
+        NotifySettings,
+        db_target,
+        broker.bootstrap,
+        consumers_enabled=False,
+        quiet_hours_start=time(0),  # no quiet hours: the test runs at any hour
+        quiet_hours_end=time(0),
     )
     assert settings.env == "embedded" and settings.sinks_on
     app = create_app(settings)

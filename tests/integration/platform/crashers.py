@@ -5,6 +5,9 @@ relay-dies-after-ack URL SCHEMA BOOTSTRAP
                                     publish, get the broker's ack, die before marking sent
 consumer-dies-after-effect URL SCHEMA BOOTSTRAP
                                     apply one event, die before committing its offset
+consumer-dies-mid-batch URL SCHEMA BOOTSTRAP N
+                                    die in the middle of a poll batch: inside its
+                                    transaction, before its offsets are committed
 """
 
 from __future__ import annotations
@@ -61,17 +64,30 @@ async def relay_dies_after_ack(url: str, schema: str, bootstrap: str) -> None:
     raise SystemExit("relay should have died")
 
 
-class _DyingConsumer(ConsumerRunner):
+class _DyingMidBatch(ConsumerRunner):
+    """Dies at the `after`-th hook: inside a batch's transaction (`in_batch`, before it
+    commits) or after a record's commit (`on_processed`, before its offset is committed)."""
+
+    after = 1
+
+    def _count(self) -> None:
+        self.after -= 1
+        if self.after == 0:
+            os._exit(9)
+
+    async def in_batch(self, envelope: Envelope) -> None:
+        self._count()
+
     async def on_processed(self, envelope: Envelope) -> None:
-        os._exit(9)
+        self._count()
 
 
-async def consumer_dies_after_effect(url: str, schema: str, bootstrap: str) -> None:
+async def consumer_dies_after_effect(url: str, schema: str, bootstrap: str, after: int = 1) -> None:
     db = Database(url, schema=schema or None)
     db.outbox = Outbox(routing_platform.models.outbox, source="/tests")
     producer = make_producer(bootstrap, client_id="dying-consumer")
     await producer.start()
-    runner = _DyingConsumer(
+    runner = _DyingMidBatch(
         db=db,
         inbox_model=routing_platform.models.inbox,
         group="routing",
@@ -81,6 +97,7 @@ async def consumer_dies_after_effect(url: str, schema: str, bootstrap: str) -> N
         session_timeout_ms=2000,
         heartbeat_interval_ms=300,
     )
+    runner.after = after
     await asyncio.wait_for(runner.run(), 60)
     raise SystemExit("consumer should have died")
 
@@ -93,5 +110,7 @@ if __name__ == "__main__":
         asyncio.run(relay_dies_after_ack(*args))
     elif mode == "consumer-dies-after-effect":
         asyncio.run(consumer_dies_after_effect(*args))
+    elif mode == "consumer-dies-mid-batch":
+        asyncio.run(consumer_dies_after_effect(args[0], args[1], args[2], int(args[3])))
     else:
         raise SystemExit(f"unknown mode {mode}")

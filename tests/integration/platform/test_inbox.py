@@ -117,6 +117,37 @@ async def test_a_consumer_killed_between_effect_and_offset_commit_does_not_doubl
     assert await _count(routing_db, OUTBOX, OUTBOX.key == "TS-KILL") == 1
 
 
+async def test_a_consumer_killed_in_the_middle_of_a_poll_batch_loses_nothing_and_repeats_nothing(
+    db_target: DbTarget, routing_db: Database, broker: Broker, producer: AIOKafkaProducer
+) -> None:
+    tickets = [f"TS-BATCH-{i}" for i in range(12)]
+    for ticket in tickets:  # all on the topic before the consumer polls: one poll batch
+        await send(producer, Envelope(event=classified(ticket)))
+    code = await asyncio.to_thread(
+        run_crasher,
+        "consumer-dies-mid-batch",
+        db_target.url,
+        db_target.schema or "",
+        broker.bootstrap,
+        "5",
+    )
+    assert code == 9
+    assert await _count(routing_db, INBOX) < 5  # died half-way: part of the batch uncommitted
+    await send(producer, Envelope(event=classified("TS-BATCH-LATER")))
+    r = runner(routing_db, broker, producer)
+
+    async def all_assigned() -> bool:  # a lost event keeps this false until the timeout
+        return await _count(routing_db, Assignment) == len(tickets) + 1
+
+    await _consume_until(r, all_assigned)
+    # what had no committed offset was redelivered; the inbox dropped what the dead consumer
+    # had already applied, and every event was applied exactly once
+    assert await _count(routing_db, INBOX) == len(tickets) + 1
+    for ticket in tickets:
+        assert await _count(routing_db, Assignment, Assignment.ticket_no == ticket) == 1, ticket
+        assert await _count(routing_db, OUTBOX, OUTBOX.key == ticket) == 1, ticket
+
+
 async def test_poison_goes_to_the_dead_letter_topic_and_the_partition_moves_on(
     routing_db: Database, broker: Broker, producer: AIOKafkaProducer
 ) -> None:
@@ -136,13 +167,11 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_partition_moves_on(
 
     attempts: list[str] = []
 
-    async def flaky(uow: UnitOfWork, envelope: Envelope) -> None:
-        event = envelope.event
-        assert isinstance(event, TicketClassified)
+    async def flaky(event: TicketClassified, uow: UnitOfWork) -> None:
         if event.category == "billing":
-            attempts.append(envelope.id)
+            attempts.append(uow.event_id)
             raise RuntimeError("downstream says no")
-        await HANDLERS[TicketClassified](uow, envelope)
+        await HANDLERS[TicketClassified](event, uow)
 
     r = runner(routing_db, broker, producer, {TicketClassified: flaky})
 
@@ -170,11 +199,11 @@ async def test_a_database_outage_is_waited_out_not_dead_lettered(
     await send(producer, envelope)
     outage = {"left": 6}  # twice the attempts a bad event gets
 
-    async def database_down_for_a_while(uow: UnitOfWork, env: Envelope) -> None:
+    async def database_down_for_a_while(event: TicketClassified, uow: UnitOfWork) -> None:
         if outage["left"]:
             outage["left"] -= 1
             raise OperationalError("SELECT 1", {}, ConnectionRefusedError(111, "refused"))
-        await HANDLERS[TicketClassified](uow, env)
+        await HANDLERS[TicketClassified](event, uow)
 
     r = runner(routing_db, broker, producer, {TicketClassified: database_down_for_a_while})
     dead_lettered: list[BaseException] = []
@@ -199,10 +228,10 @@ async def test_dead_letters_can_be_replayed_once_the_cause_is_fixed(
     await send(producer, stuck)
     broken = True
 
-    async def sometimes(uow: UnitOfWork, envelope: Envelope) -> None:
+    async def sometimes(event: TicketClassified, uow: UnitOfWork) -> None:
         if broken:
             raise RuntimeError("billing system down")
-        await HANDLERS[TicketClassified](uow, envelope)
+        await HANDLERS[TicketClassified](event, uow)
 
     r = runner(routing_db, broker, producer, {TicketClassified: sometimes})
     published: list[object] = []
@@ -231,3 +260,23 @@ async def test_dead_letters_can_be_replayed_once_the_cause_is_fixed(
         runner(routing_db, broker, producer, {TicketClassified: sometimes}), applied
     )
     assert await _count(routing_db, INBOX, INBOX.event_id == stuck.id) == 1
+
+
+async def test_a_handler_receives_the_typed_catalogue_event_and_its_envelope_on_the_uow(
+    routing_db: Database, broker: Broker, producer: AIOKafkaProducer
+) -> None:
+    seen: list[tuple[str, str, str]] = []
+
+    async def on_ticket_classified(event: TicketClassified, uow: UnitOfWork) -> None:
+        assert uow.envelope is not None
+        seen.append((type(event).__name__, event.category, uow.envelope.id))
+
+    envelope = Envelope(event=classified("TS-TYPED", category="billing"))
+    await send(producer, envelope)
+    r = runner(routing_db, broker, producer, {TicketClassified: on_ticket_classified})
+
+    async def applied() -> bool:
+        return bool(seen)
+
+    await _consume_until(r, applied)
+    assert seen == [("TicketClassified", "billing", envelope.id)]

@@ -126,3 +126,42 @@ async def test_two_relays_on_postgresql_publish_each_row_once_in_order(
             if r.key == f"TS-K{k}".encode()
         ]
         assert sequence == sorted(sequence), f"key TS-K{k} out of order"
+
+
+def _changed(ticket_no: str, to: str) -> TicketStatusChanged:
+    return TicketStatusChanged(
+        ticket_no=ticket_no, from_status=None, to_status=to, actor="t", changed_at=datetime.now(UTC)
+    )
+
+
+async def test_events_staged_in_a_rolled_back_savepoint_or_transaction_are_never_written(
+    db_target: DbTarget,
+) -> None:
+    await migrate("intake", db_target)
+    db = Database(db_target.url, schema=db_target.schema)
+    db.outbox = Outbox(OUTBOX, source="/tests")
+    try:
+        async with db.uow() as uow:
+            uow.publish(_changed("TS-SP", "before"))
+            async with uow.session.begin_nested():
+                uow.publish(_changed("TS-SP", "kept-savepoint"))
+            with pytest.raises(RuntimeError):
+                async with uow.session.begin_nested():
+                    uow.publish(_changed("TS-SP", "undone"))
+                    raise RuntimeError("a handler's NotYet undoes what it staged")
+            uow.publish(_changed("TS-SP", "after"))
+            await uow.commit()
+        async with db.uow() as uow:
+            uow.publish(_changed("TS-SP", "rolled-back"))
+            await uow.rollback()
+        async with db.uow() as uow:
+            uow.publish(_changed("TS-SP", "never-committed"))  # left without commit
+        async with db.sessions() as s:
+            rows = (await s.scalars(select(OUTBOX).order_by(OUTBOX.id))).all()
+        assert [r.value.split('"to_status":"')[1].split('"')[0] for r in rows] == [
+            "before",
+            "kept-savepoint",
+            "after",
+        ]
+    finally:
+        await db.dispose()

@@ -16,7 +16,6 @@ from services.refund.app import create_app
 from services.refund.models import platform
 from services.refund.settings import RefundSettings
 from shared.broker import Broker
-from shared.cloudevents import Envelope
 from shared.events import TicketReceived, TicketStatusChanged
 from shared.service import Runtime
 from tests.builders import auth, running, settings_for
@@ -30,6 +29,7 @@ def refund_settings(db_target: DbTarget, broker: Broker, **kw: Any) -> RefundSet
     kw.setdefault("consumers_enabled", False)
     kw.setdefault("relay_enabled", False)
     kw.setdefault("scheduler_interval_s", 0.1)
+    kw.setdefault("access_partner_sp_codes", {"sp-901234": ["SP901234"], "sp-777": ["SP777"]})
     settings: RefundSettings = settings_for(RefundSettings, db_target, broker.bootstrap, **kw)
     return settings
 
@@ -71,7 +71,7 @@ def status_changed(ticket_no: str, to_status: str) -> TicketStatusChanged:
 async def seed_ticket(rt: Runtime, ticket_no: str, user_type: str | None = "prepaid") -> None:
     """Project a complaint as if intake's TicketReceived had been consumed."""
     async with rt.db.uow() as uow:
-        await handlers.ticket_received(uow, Envelope(event=ticket_received(ticket_no, user_type)))
+        await handlers.on_ticket_received(ticket_received(ticket_no, user_type), uow)
         await uow.commit()
 
 

@@ -69,7 +69,7 @@ async def test_an_approver_below_the_line_gets_403_naming_the_role_needed(refund
     assert r.status_code == 409
 
 
-async def test_the_limit_applies_to_the_complaints_total_not_to_each_refund(
+async def test_one_requesters_refunds_on_a_ticket_within_24_hours_count_together(
     refund: Any,
 ) -> None:
     client, rt = refund
@@ -157,13 +157,13 @@ async def test_when_two_managers_approve_at_once_exactly_one_wins(refund: Any) -
         assert [a["action"] for a in audit] == ["requested", "approved"]
 
 
-async def test_simultaneous_requests_on_one_complaint_cannot_dodge_the_total(
+async def test_simultaneous_requests_by_one_requester_cannot_dodge_the_anti_splitting_guard(
     refund: Any,
 ) -> None:
     client, rt = refund
     await seed_ticket(rt, "TS-1", "prepaid")
     responses = await asyncio.gather(
-        *(ask(client, "TS-1", "40.00", sub=f"agent-{i}") for i in range(5))
+        *(ask(client, "TS-1", "40.00", sub="agent-1") for _ in range(5))
     )
     assert [r.status_code for r in responses] == [201] * 5
     refunds = sorted((r.json() for r in responses), key=lambda r: float(r["complaint_total"]))
@@ -176,3 +176,21 @@ async def test_simultaneous_requests_on_one_complaint_cannot_dodge_the_total(
     ]
     assert [r["status"] for r in refunds] == ["approved"] * 2 + ["pending_approval"] * 3
     assert len(await published(rt, "RefundApproved", "TS-1")) == 2
+
+
+async def test_seed_004_cases_per_refund_with_the_anti_splitting_guard(refund: Any) -> None:
+    """每次每单 (seed 004 §2.5) with the 24-hour same-requester guard."""
+    client, rt = refund
+    await seed_ticket(rt, "TQ-PRE", "prepaid")
+    one = (await ask(client, "TQ-PRE", "80.00", "frontline", sub="fl-li")).json()
+    two = (await ask(client, "TQ-PRE", "80.00", "frontline", sub="fl-li")).json()
+    assert one["status"] == "approved"
+    assert (two["status"], two["required_role"]) == ("pending_approval", "room_manager")
+    # Another front-line agent's 80.00 on the same ticket is its own refund.
+    other = (await ask(client, "TQ-PRE", "80.00", "frontline", sub="fl-zhao")).json()
+    assert other["status"] == "approved"
+    big = (await ask(client, "TQ-PRE", "600.00", "room_manager", sub="rm-wu")).json()
+    assert (big["status"], big["required_role"]) == ("pending_approval", "centre_manager")
+    await seed_ticket(rt, "TQ-POST", "postpaid")
+    post = (await ask(client, "TQ-POST", "50.00", "frontline", sub="fl-li")).json()
+    assert (post["status"], post["required_role"]) == ("pending_approval", "room_manager")

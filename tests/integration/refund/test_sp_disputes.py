@@ -21,9 +21,13 @@ from tests.integration.refund.conftest import ask, published, refund_settings, s
 
 
 async def _open(
-    client: httpx.AsyncClient, ticket_no: str, charge: str = "30.00", sp_code: str = "SP901234"
+    client: httpx.AsyncClient,
+    ticket_no: str,
+    charge: str = "30.00",
+    sp_code: str = "SP901234",
+    paid: bool = True,
 ) -> httpx.Response:
-    body = {"ticket_no": ticket_no, "sp_code": sp_code, "charge_amount": charge}
+    body = {"ticket_no": ticket_no, "sp_code": sp_code, "charge_amount": charge, "paid": paid}
     return await client.post("/v1/sp-disputes", json=body, headers=staff("agent"))
 
 
@@ -39,10 +43,15 @@ async def test_proof_in_time_closes_the_dispute_and_nothing_is_refunded(refund: 
     assert (await _open(client, "TSP-1")).status_code == 409  # one open dispute per SP
     url = f"/v1/sp-disputes/{dispute['id']}"
     proof = {"proof_ref": "ORDER-2026-0001", "note": "用户短信确认订购记录"}
+    # Another SP's partner, or any member of staff, cannot prove this SP's charge.
+    for who in (staff("partner", "sp-777"), staff("leadership"), staff("room_manager")):
+        denied = await client.post(f"{url}/proof", json=proof, headers=who)
+        assert denied.status_code == 403 and denied.json()["rule"] == "sp_proof_by_own_sp"
+    assert (await client.get(url, headers=staff("ops"))).json()["status"] == "open"
     r = await client.post(f"{url}/proof", json=proof, headers=staff("partner", "sp-901234"))
     assert r.status_code == 200, r.text
     assert (r.json()["status"], r.json()["closed_by"]) == ("proven", "sp-901234")
-    again = await client.post(f"{url}/proof", json=proof, headers=staff("partner"))
+    again = await client.post(f"{url}/proof", json=proof, headers=staff("partner", "sp-901234"))
     assert again.status_code == 409
     opened = await published(rt, "SpDisputeOpened", "TSP-1")
     closed = await published(rt, "SpDisputeClosed", "TSP-1")
@@ -77,7 +86,7 @@ async def test_proof_after_the_window_is_refused(db_target: DbTarget, broker: Br
         r = await client.post(
             f"/v1/sp-disputes/{dispute['id']}/proof",
             json={"proof_ref": "LATE-1"},
-            headers=staff("partner"),
+            headers=staff("partner", "sp-901234"),
         )
         assert r.status_code == 409 and "window has passed" in r.json()["detail"]
 
@@ -115,21 +124,23 @@ async def test_without_proof_one_provisional_refund_is_made_across_a_restart(
         assert provisional["id"] == got["refund_id"]
         assert (provisional["kind"], provisional["amount"]) == ("provisional", "30.00")
         assert provisional["dispute_id"] == dispute["id"]
-        # the rule requests it; someone with authority decides it like any other refund
-        assert (provisional["status"], provisional["required_role"]) == (
-            "pending_approval",
-            "frontline",
+        # the rule requests it and the configured system authority approves it, once
+        assert provisional["status"] == "approved"
+        assert (provisional["requested_by"], provisional["decided_by"]) == (
+            "system",
+            "policy:sp_provisional_refund",
         )
+        assert len(await published(rt, "RefundApproved", "TSP-4")) == 1
         closed_events = await published(rt, "SpDisputeClosed", "TSP-4")
         assert [(e["outcome"], e["refund_id"]) for e in closed_events] == [
             ("provisional_refund", provisional["id"])
         ]
         assert len(await published(rt, "RefundRequested", "TSP-4")) == 1
-        r = await client.post(
-            f"/v1/refunds/{provisional['id']}/approve", json={}, headers=staff("frontline")
+        audit = await client.get(f"/v1/refunds/{provisional['id']}/audit", headers=staff("ops"))
+        assert [e["action"] for e in audit.json()] == ["requested", "approved"]
+        late = await client.post(
+            f"{url}/proof", json={"proof_ref": "X"}, headers=staff("partner", "sp-901234")
         )
-        assert r.status_code == 200 and r.json()["status"] == "approved"
-        late = await client.post(f"{url}/proof", json={"proof_ref": "X"}, headers=staff())
         assert late.status_code == 409
 
 
@@ -166,3 +177,34 @@ async def test_a_replica_that_read_a_timer_as_due_does_nothing_once_another_fire
         assert len(await published(rt, "RefundEscalated", "TSP-5")) == 1
         listed = await client.get("/v1/refunds", params={"ticket_no": "TSP-5"}, headers=staff())
         assert [r["kind"] for r in listed.json()["items"]] == ["refund", "provisional"]
+
+
+async def test_an_unpaid_disputed_charge_is_held_from_collection_and_never_refunded(
+    db_target: DbTarget, broker: Broker
+) -> None:
+    settings = refund_settings(db_target, broker, sp_proof_window=0.3)
+    async with running(create_app(settings)) as (client, rt):
+        await seed_ticket(rt, "TSP-U", "postpaid")
+        r = await _open(client, "TSP-U", "18.00", paid=False)
+        assert r.status_code == 201 and r.json()["paid"] is False
+        [held] = await published(rt, "SpChargeHeld", "TSP-U")
+        assert (held["sp_code"], held["amount_fen"]) == ("SP901234", 1_800)
+        url = f"/v1/sp-disputes/{r.json()['id']}"
+
+        async def closed() -> dict[str, Any] | None:
+            got = (await client.get(url, headers=staff())).json()
+            return got if got["status"] != "open" else None
+
+        got = await eventually(closed)
+        assert got["status"] == "not_collected" and got["refund_id"] is None
+        listed = await client.get("/v1/refunds", params={"ticket_no": "TSP-U"}, headers=staff())
+        assert listed.json()["items"] == []
+        assert await published(rt, "RefundRequested", "TSP-U") == []
+        closed_events = await published(rt, "SpDisputeClosed", "TSP-U")
+        assert [e["outcome"] for e in closed_events] == ["not_collected"]
+        r = await client.post(
+            "/v1/sp-disputes",
+            json={"ticket_no": "TSP-U", "sp_code": "SP1", "charge_amount": "1.00"},
+            headers=staff("agent"),
+        )
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "paid"

@@ -52,7 +52,9 @@ async def routing(
 
 async def _assigned(client: httpx.AsyncClient, ticket_no: str) -> dict[str, Any]:
     async def probe() -> dict[str, Any] | None:
-        r = await client.get(f"/v1/assignments/{ticket_no}", headers=AGENT)
+        r = await client.get(
+            f"/v1/assignments/{ticket_no}", headers=OPS
+        )  # ops reads every assignment
         return r.json() if r.status_code == 200 else None
 
     return await eventually(probe)  # type: ignore[no-any-return]
@@ -89,12 +91,14 @@ async def test_the_third_transfer_escalates_to_the_handler_managers_supervision(
     await send(producer, Envelope(event=classified("TS-PING")))
     await _assigned(client, "TS-PING")
     hops = ["value_added", "billing_support", "value_added"]
+    holder = "billing_support"
     for i, to in enumerate(hops, 1):
-        r = await client.post(
+        r = await client.post(  # each hop by the department holding the ticket then
             "/v1/assignments/TS-PING/transfer",
             json={"to_department": to, "reason": f"不归我们管 {i}"},
-            headers=AGENT,
+            headers=auth("agent", sub="agent-1", dept=holder),
         )
+        holder = to
         assert r.status_code == 200, r.text
         escalated = await _published(rt, "TicketEscalated", "TS-PING")
         assert len(escalated) == (1 if i == 3 else 0)
@@ -225,7 +229,7 @@ async def test_queue_is_most_urgent_then_oldest_and_claims_are_exclusive(
     other = await client.post(
         "/v1/assignments/TS-Q-NEW/claim", headers=auth("agent", dept="marketing")
     )
-    assert other.status_code == 403
+    assert other.status_code == 404  # another department's ticket is not confirmed to exist
     r = await client.get("/v1/queues/billing_support", params={"unclaimed": True}, headers=AGENT)
     assert "TS-Q-OLD" not in [q["ticket_no"] for q in r.json()]
 

@@ -113,13 +113,20 @@ async def test_preview_gives_the_hand_counted_deadlines(
     assert not any(c["provisional"] for c in clocks.values())
 
 
-async def test_major_and_over_level_complaints_get_shorter_limits(sla: Any) -> None:
+async def test_major_complaints_keep_the_seed_limits_and_urgent_ones_are_accepted_in_an_hour(
+    sla: Any,
+) -> None:
     client, _ = sla
     body = {"received_at": sh(2026, 9, 25, 15).isoformat(), "severity": "major"}
     r = await client.post("/v1/sla/preview", json=body, headers=AGENT)
     clocks = {c["name"]: c for c in r.json()["clocks"]}
-    assert clocks["acceptance"]["limit"] == {"unit": "hours", "amount": 2}
-    assert clocks["resolution"]["limit"] == {"unit": "working_days", "amount": 10}
+    assert clocks["acceptance"]["limit"] == {"unit": "hours", "amount": 24}
+    assert clocks["first_reply"]["limit"] == {"unit": "working_days", "amount": 7}
+    assert clocks["resolution"]["limit"] == {"unit": "working_days", "amount": 20}
+    r = await client.post("/v1/sla/preview", json={**body, "severity": "urgent"}, headers=AGENT)
+    clocks = {c["name"]: c for c in r.json()["clocks"]}
+    assert clocks["acceptance"]["limit"] == {"unit": "hours", "amount": 1}
+    assert clocks["resolution"]["limit"] == {"unit": "working_days", "amount": 20}
     r = await client.post(
         "/v1/sla/preview", json={"received_at": "2026-09-25T15:00:00"}, headers=AGENT
     )

@@ -80,7 +80,15 @@ def test_e_mail_to_staff_always_goes() -> None:
 
 @pytest.mark.parametrize(
     ("reply", "satisfied"),
-    [("1", True), (" 2 ", False), ("１", True), ("２。", False), ("3", None), ("满意", None)],
+    [
+        ("1", True),
+        (" 2 ", False),
+        ("１", True),
+        ("２。", False),
+        ("3", None),
+        ("满意", True),
+        ("好的", None),
+    ],
 )
 def test_survey_replies(reply: str, satisfied: bool | None) -> None:
     assert domain.parse_survey_reply(reply) is satisfied
@@ -89,7 +97,34 @@ def test_survey_replies(reply: str, satisfied: bool | None) -> None:
 def test_amounts_read_in_yuan_and_times_in_shanghai() -> None:
     assert domain.yuan(15050) == "150.50" and domain.yuan(7) == "0.07"
     assert domain.local_time_text(datetime(2026, 11, 23, 16, 5, tzinfo=UTC)) == "11月24日 00:05"
-    assert domain.clock_name("first_reply") == "首次答复"
+    assert domain.clock_name("first_reply") == "首次答复时限"
+    assert domain.clock_name("regulator") == "申诉答复时限"
+    assert domain.clock_name("something_new") == "处理时限"
+
+
+DEC_20 = datetime(2026, 12, 20, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("due", "now", "text"),
+    [
+        # 00:00 Shanghai is the end of the previous day.
+        (datetime(2026, 12, 11, 16, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC), "12月11日24时"),
+        (datetime(2026, 12, 2, 2, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC), "12月2日10时"),
+        (
+            datetime(2026, 12, 2, 2, 30, tzinfo=UTC),
+            datetime(2026, 12, 1, tzinfo=UTC),
+            "12月2日10时30分",
+        ),
+        # across New Year the year is said; 31 Dec 24:00 stays in the old year
+        (datetime(2027, 1, 4, 16, tzinfo=UTC), DEC_20, "2027年1月4日24时"),
+        (datetime(2026, 12, 31, 16, tzinfo=UTC), DEC_20, "12月31日24时"),
+    ],
+)
+def test_deadlines_read_as_a_chinese_customer_expects(
+    due: datetime, now: datetime, text: str
+) -> None:
+    assert domain.deadline_text(due, now) == text
 
 
 def test_send_retries_back_off_and_cap() -> None:

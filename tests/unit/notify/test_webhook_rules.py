@@ -119,14 +119,33 @@ def test_msisdns_are_masked_in_partner_payloads() -> None:
     assert mask(data) == {
         "msisdn_masked": "138****8000",
         "description": "请回电139****9000或137****7000",
-        "nested": [{"msisdn": "136****6000"}],
+        "nested": [{}],  # a raw number field never leaves, masked or not
     }
 
 
 def test_hub_queries_select_tmf_event_types() -> None:
-    assert len(tmf_events_from_query(None)) == 4
+    assert len(tmf_events_from_query(None)) == 5
     assert tmf_events_from_query("eventType=TroubleTicketResolvedEvent") == [
         "TroubleTicketResolvedEvent"
     ]
     with pytest.raises(ValueError, match="unknown"):
         tmf_events_from_query("eventType=TicketCreated")
+
+
+def test_a_hub_query_admits_only_events_whose_ticket_matches() -> None:
+    from services.notify.webhooks import hub_query
+
+    q = hub_query.parse(
+        "eventType=TroubleTicketResolvedEvent&event.troubleTicket.severity=Major,Critical"
+        "&channel.name=web"
+    )
+    body = {"event": {"troubleTicket": {"severity": "Major", "channel": {"name": "web"}}}}
+    assert q.admits("TroubleTicketResolvedEvent", body)
+    assert not q.admits("TroubleTicketCreateEvent", body)
+    minor = {"event": {"troubleTicket": {"severity": "Minor", "channel": {"name": "web"}}}}
+    assert not q.admits("TroubleTicketResolvedEvent", minor)
+    assert not q.admits("TroubleTicketResolvedEvent", {"event": {"troubleTicket": {}}})
+    with pytest.raises(ValueError, match="cannot filter"):
+        hub_query.parse("event.troubleTicket.description=x")
+    with pytest.raises(ValueError, match="needs a value"):
+        hub_query.parse("severity=")

@@ -1,4 +1,4 @@
-"""SLA clocks: deadlines by hand-counted calendars, pauses, reopen, warnings, policy."""
+"""SLA clocks: deadlines by hand-counted calendars, pauses, reopen, warnings."""
 
 from __future__ import annotations
 
@@ -10,12 +10,8 @@ import pytest
 
 from services.sla.calendar import Day, WorkingCalendar, default_calendar
 from services.sla.clock import (
-    DEFAULT_POLICY,
     ClockLog,
     Limit,
-    Policy,
-    PolicyRule,
-    Severity,
     WarningRule,
     add_working_time,
     clock_state,
@@ -258,51 +254,6 @@ def test_warning_is_due_at_75_percent_or_one_working_day_before_whichever_first(
         pauses=[(sh(9, 29), sh(9, 30))],
     )
     assert shifted == sh(10, 12, 6)
-
-
-def test_default_policy_gives_the_three_clocks_and_the_regulator_line() -> None:
-    limits = DEFAULT_POLICY.limits(severity="normal", channel="hotline", over_level=False)
-    assert limits == {
-        "acceptance": ACCEPTANCE,
-        "first_reply": FIRST_REPLY,
-        "resolution": RESOLUTION,
-        "regulator": REGULATOR,
-    }
-
-
-@pytest.mark.parametrize(
-    ("severity", "over_level"),
-    [("urgent", False), ("major", False), ("normal", True), ("urgent", True)],
-)
-def test_urgent_major_and_over_level_complaints_never_get_later_deadlines(
-    severity: Severity, over_level: bool
-) -> None:
-    normal = DEFAULT_POLICY.limits(severity="normal", channel="12300", over_level=False)
-    special = DEFAULT_POLICY.limits(severity=severity, channel="12300", over_level=over_level)
-    for kind, limit in special.items():
-        assert due(AUTUMN, limit) <= due(AUTUMN, normal[kind]), kind
-    assert due(AUTUMN, special["resolution"]) < due(AUTUMN, normal["resolution"])
-
-
-def test_policy_rows_are_tried_in_order_and_need_a_catch_all() -> None:
-    policy = Policy(
-        (
-            PolicyRule("first_reply", Limit("working_days", 2), channel="12300"),
-            PolicyRule("first_reply", Limit("working_days", 1), severity="major"),
-            PolicyRule("first_reply", FIRST_REPLY),
-        )
-    )
-    assert policy.limits(severity="major", channel="12300", over_level=True) == {
-        "first_reply": Limit("working_days", 2)
-    }
-    assert (
-        policy.limits(severity="normal", channel="web", over_level=False)["first_reply"]
-        == FIRST_REPLY
-    )
-    with pytest.raises(ValueError):
-        Policy((PolicyRule("acceptance", ACCEPTANCE, severity="urgent"),))
-    with pytest.raises(ValueError):
-        Limit("hours", 0)
 
 
 def test_working_time_matches_a_day_by_day_sum_and_inverts() -> None:

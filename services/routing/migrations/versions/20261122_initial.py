@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import shared.db
+from shared.migrations import create_platform_tables, drop_platform_tables
 
 revision: str = "0001_routing"
 down_revision: str | None = None
@@ -76,24 +77,7 @@ def upgrade() -> None:
         sa.Column("at", shared.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_directory_change")),
     )
-    op.create_table(
-        "idempotency_record",
-        sa.Column("scope", sa.String(length=100), nullable=False),
-        sa.Column("key", sa.String(length=200), nullable=False),
-        sa.Column("request_hash", sa.String(length=64), nullable=False),
-        sa.Column("status_code", sa.Integer(), nullable=False),
-        sa.Column("resource_id", sa.String(length=100), nullable=False),
-        sa.Column("created_at", shared.db.UTCDateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("scope", "key", name=op.f("pk_idempotency_record")),
-    )
-    op.create_table(
-        "inbox_message",
-        sa.Column("event_id", sa.String(length=36), nullable=False),
-        sa.Column("event_type", sa.String(length=100), nullable=False),
-        sa.Column("topic", sa.String(length=200), nullable=False),
-        sa.Column("processed_at", shared.db.UTCDateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("event_id", name=op.f("pk_inbox_message")),
-    )
+    create_platform_tables()
     op.create_table(
         "incident",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -107,31 +91,6 @@ def upgrade() -> None:
         sa.Column("closed_at", shared.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_incident")),
     )
-    op.create_table(
-        "outbox_message",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("event_id", sa.String(length=36), nullable=False),
-        sa.Column("topic", sa.String(length=200), nullable=False),
-        sa.Column("key", sa.String(length=100), nullable=False),
-        sa.Column("event_type", sa.String(length=100), nullable=False),
-        sa.Column("value", sa.Text(), nullable=False),
-        sa.Column("headers", sa.Text(), nullable=False),
-        sa.Column("created_at", shared.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", shared.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_message")),
-        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_message_event_id")),
-    )
-    with op.batch_alter_table("outbox_message", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_outbox_message_unsent",
-            ["id"],
-            unique=False,
-            postgresql_where=sa.text("sent_at IS NULL"),
-            sqlite_where=sa.text("sent_at IS NULL"),
-        )
-
     op.create_table(
         "surge_alert",
         sa.Column("cluster_id", sa.String(length=64), nullable=False),
@@ -270,17 +229,8 @@ def downgrade() -> None:
 
     op.drop_table("surge_cluster")
     op.drop_table("surge_alert")
-    with op.batch_alter_table("outbox_message", schema=None) as batch_op:
-        batch_op.drop_index(
-            "ix_outbox_message_unsent",
-            postgresql_where=sa.text("sent_at IS NULL"),
-            sqlite_where=sa.text("sent_at IS NULL"),
-        )
-
-    op.drop_table("outbox_message")
+    drop_platform_tables()
     op.drop_table("incident")
-    op.drop_table("inbox_message")
-    op.drop_table("idempotency_record")
     op.drop_table("directory_change")
     op.drop_table("department")
     with op.batch_alter_table("assignment", schema=None) as batch_op:

@@ -24,399 +24,42 @@ indexed. Expiry is a heap of (received_at, ticket): O(log n) per complaint, no s
 
 from __future__ import annotations
 
-import base64
 import heapq
-import logging
-import re
-import unicodedata
-import zlib
-from bisect import bisect_right, insort
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from enum import StrEnum
-from functools import cache
-from itertools import pairwise
-from pathlib import Path
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-import jieba
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
-ShingleScheme = Literal["char_bigrams", "tokens", "token_pairs"]
-SNAPSHOT_VERSION = 1
-_SCHEME = "affine32"
-
-
-class Rule(StrEnum):
-    """Why an alert was raised; each fires at most once per cluster (and scope)."""
-
-    FRONT_DESK = "front_desk"  # N in one shift at one 10086 desk -> shift leader
-    SERVICE_HALL = "service_hall"  # N within two days at one hall -> marketing manager
-    DEPARTMENT = "department"  # surge discovered -> responsible department owes a first answer
-    DEPARTMENT_MANAGER = "department_manager"  # over 50 before the first answer
-    COMPANY_LEADER = "company_leader"  # over 200 before the first answer: major
-    OVER_LEVEL = "over_level"  # over 3 transferred by consumer association / over-level: major
-    ANSWER_OVERDUE = "answer_overdue"  # no first answer within the hour
-
-
-NOTIFY_ROLE = {
-    Rule.FRONT_DESK: "shift_leader",
-    Rule.SERVICE_HALL: "marketing_manager",
-    Rule.DEPARTMENT: "responsible_department",
-    Rule.DEPARTMENT_MANAGER: "department_manager",
-    Rule.COMPANY_LEADER: "leader_in_charge",
-    Rule.OVER_LEVEL: "leader_in_charge",
-    Rule.ANSWER_OVERDUE: "department_manager",
-}
-
-
-@dataclass(frozen=True)
-class SurgeConfig:
-    """Thresholds (seed 004 §3.3, §3.5) and matcher settings; counts are inclusive unless `over`."""
-
-    desk_count: int = 3
-    hall_count: int = 2
-    hall_window: timedelta = timedelta(days=2)
-    first_answer_within: timedelta = timedelta(hours=1)
-    department_manager_over: int = 50
-    company_leader_over: int = 200
-    over_level_over: int = 3
-    shift_starts: tuple[time, ...] = (time(0), time(8), time(16))
-    timezone: str = "Asia/Shanghai"
-    window: timedelta = timedelta(days=3)
-    # where the place is part of the problem (a cell, a hall): a known area must match the
-    # cluster's; an SP charge or an app fault is the same problem in every district
-    located_categories: frozenset[str] = frozenset({"network", "service"})
-    similarity: float = 0.25
-    # when an area or subject both sides know agrees, the text may be less alike
-    similarity_confirmed: float = 0.2
-    shingles: ShingleScheme = "char_bigrams"
-    num_perm: int = 128
-    seed: int = 1
-    lsh_bands: int = 32
-    lsh_rows: int = 2
-    max_indexed_per_cluster: int = 32
-
-    def __post_init__(self) -> None:
-        if not self.shift_starts:
-            raise ValueError("shift_starts must name at least one shift start")
-        if self.lsh_bands * self.lsh_rows > self.num_perm:
-            raise ValueError("lsh_bands * lsh_rows must not exceed num_perm")
-        if self.max_indexed_per_cluster < 1:
-            raise ValueError("max_indexed_per_cluster must be at least 1")
-
-
-@dataclass(frozen=True)
-class Complaint:
-    """What the detector needs of a ticket; `over_level` covers consumer-association transfers."""
-
-    ticket_no: str
-    text: str
-    category: str
-    received_at: datetime
-    area: str | None = None
-    subject: str | None = None  # what the problem is about, when known: SP code, product, app
-    desk_id: str | None = None
-    store_id: str | None = None
-    over_level: bool = False
-
-    def __post_init__(self) -> None:
-        if self.received_at.tzinfo is None:
-            raise ValueError("received_at must be timezone-aware")
-
-
-@dataclass(frozen=True)
-class Alert:
-    """A rule fired for a cluster; maps onto the SurgeAlertRaised event."""
-
-    cluster_id: str
-    rule: Rule
-    notify_role: str
-    count: int
-    tickets: tuple[str, ...]
-    raised_at: datetime
-    trigger_ticket: str | None = None
-    scope: str | None = None
-    major: bool = False
-    answer_due_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Observation:
-    """What one observe/merge/split changed: alerts to raise and tickets to mark major."""
-
-    cluster_id: str | None
-    alerts: tuple[Alert, ...] = ()
-    newly_major: tuple[str, ...] = ()
-    expired_clusters: tuple[str, ...] = ()
-    similarity: float | None = None
-    duplicate: bool = False
-    stale: bool = False
-
-
-@dataclass(frozen=True)
-class ClusterInfo:
-    """A read-only view of one active cluster."""
-
-    cluster_id: str
-    category: str
-    tickets: tuple[str, ...]
-    count_before_answer: int
-    major: bool
-    discovered_at: datetime | None
-    answer_due_at: datetime | None
-    answered_at: datetime | None
-
-
-# --- text -------------------------------------------------------------------------------
-_DOMAIN_WORDS = (
-    "咪咕", "魔百和", "和家亲", "和游戏", "139邮箱", "彩铃", "视频彩铃", "携号转网", "停机保号",
-    "梦网", "流量包", "副卡", "主卡", "光猫", "机顶盒", "无服务", "紧急呼叫", "掉线", "单通",
-    "回音", "断网", "宽带", "volte", "5g", "4g", "app", "网厅", "销户", "月租",
-)  # fmt: skip
-_SYNONYMS = {
-    "没有": "无", "没": "无", "无法": "不", "不能": "不", "不了": "不", "不上": "不",
-    "开通": "订", "订购": "订", "订了": "订", "开了": "订", "扣费": "扣", "扣除": "扣",
-    "收取": "扣", "收费": "扣", "扣了": "扣", "收了": "扣", "每个月": "每月",
-    "打不通": "打不出", "打不出去": "打不出", "接不通": "打不出", "打不进来": "打不出",
-    "很慢": "慢", "特别慢": "慢", "很卡": "卡", "卡顿": "卡", "手机信号": "信号",
-    "退款": "退费", "退钱": "退费", "退还": "退费", "退回": "退费", "销号": "销户",
-}  # fmt: skip
-_CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
-_UNIT_AHEAD = r"(?=多?(?:元|块|角|毛|分钟|天|个|月|次|小时|条|格|年|周|星期|楼|层|岁|g|兆|遍))"
-_CN_NUMBER = re.compile(
-    rf"[零〇一二两三四五六七八九十百千万]+{_UNIT_AHEAD}"
-    r"|(?=[零〇一二两三四五六七八九十百千万]*[十百千万])[零〇一二两三四五六七八九十百千万]{2,}"
-)
-_NOISE_NUMBER = re.compile(r"1[3-9]\d{9}|1\d{2}\*{4}\d{4}|\d{12,}")
-_KUAI = re.compile(r"(\d+(?:\.\d+)?)(多?)块钱?")
-
-
-def _cn_to_int(text: str) -> int:
-    total = section = digit = 0
-    for ch in text:
-        if ch in _CN_DIGITS:
-            digit = _CN_DIGITS[ch]
-        elif _CN_UNITS[ch] == 10000:
-            total += (section + digit) * 10000
-            section = digit = 0
-        else:
-            section += (digit or 1) * _CN_UNITS[ch]
-            digit = 0
-    return total + section + digit
-
-
-def normalise(text: str) -> str:
-    """Half-width lower case, digits for numerals, no phone numbers, punctuation as spaces."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    text = _NOISE_NUMBER.sub(" ", text)
-    text = _CN_NUMBER.sub(lambda m: str(_cn_to_int(m.group())), text)
-    text = _KUAI.sub(r"\1\2元", text)
-    return "".join(" " if unicodedata.category(c)[0] in "PSZC" else c for c in text)
-
-
-@cache
-def _stopwords() -> frozenset[str]:
-    lines = Path(__file__).with_name("stopwords.txt").read_text(encoding="utf-8").splitlines()
-    return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
-
-
-@cache
-def _tokenizer() -> jieba.Tokenizer:
-    jieba.setLogLevel(logging.WARNING)
-    tokenizer = jieba.Tokenizer()
-    for word in _DOMAIN_WORDS:
-        tokenizer.add_word(word)
-    return tokenizer
-
-
-def tokens(text: str) -> list[str]:
-    """Content tokens of a complaint: jieba words minus stopwords, synonyms folded."""
-    stop = _stopwords()
-    words = (w.strip() for w in _tokenizer().lcut(normalise(text)))
-    return [_SYNONYMS.get(w, w) for w in words if w and w not in stop]
-
-
-def shingles(text: str, scheme: ShingleScheme = "char_bigrams") -> set[str]:
-    """The set compared by Jaccard: bigrams inside tokens, tokens, or tokens plus token pairs."""
-    toks = tokens(text)
-    if scheme == "tokens":
-        return set(toks)
-    if scheme == "token_pairs":
-        return set(toks) | {f"{a}|{b}" for a, b in pairwise(toks)}
-    # long numbers stay whole: 10658123 and 10658999 are two SP codes, not five shared bigrams
-    return {
-        w if len(w) > 4 and w.isdigit() else w[i : i + 2]
-        for w in toks
-        for i in range(max(1, len(w) - 1))
-    }
-
-
-def shingle_hashes(text: str, scheme: ShingleScheme = "char_bigrams") -> np.ndarray:
-    """Sorted crc32 hashes of the shingles: stable across processes, so signatures can be stored."""
-    hashes = (zlib.crc32(s.encode()) for s in shingles(text, scheme))
-    return np.unique(np.fromiter(hashes, dtype=np.uint32))
-
-
-@cache
-def _permutations(num_perm: int, seed: int) -> Any:
-    return MinHash(num_perm=num_perm, seed=seed, scheme=_SCHEME).permutations
-
-
-def _minhash(config: SurgeConfig, **kw: Any) -> MinHash:
-    perms = _permutations(config.num_perm, config.seed)
-    return MinHash(
-        config.num_perm, config.seed, hashfunc=int, scheme=_SCHEME, permutations=perms, **kw
-    )
-
-
-def sketch(text: str, config: SurgeConfig) -> MinHash:
-    """MinHash (fixed num_perm and seed) of the text's shingles."""
-    mh = _minhash(config)
-    hashes = shingle_hashes(text, config.shingles)
-    if len(hashes):
-        mh.update_batch(hashes.tolist())
-    return mh
-
-
-# --- clusters ---------------------------------------------------------------------------
-@dataclass(slots=True)
-class _Member:
-    ticket_no: str
-    received_at: datetime
-    area: str | None
-    subject: str | None
-    desk_id: str | None
-    store_id: str | None
-    over_level: bool
-
-
-@dataclass
-class _Cluster:
-    cluster_id: str
-    category: str
-    members: dict[str, _Member] = field(default_factory=dict)
-    indexed: dict[str, None] = field(default_factory=dict)  # in the LSH, oldest first
-    fired: set[str] = field(default_factory=set)
-    major: bool = False
-    major_tickets: set[str] = field(default_factory=set)
-    discovered_at: datetime | None = None
-    answer_due_at: datetime | None = None
-    answered_at: datetime | None = None
-    splits: int = 0
-    in_surge_block: bool = False  # its indexed members are also in the category's "*" block
-    # derived from members (rebuilt by recount): the rule counters
-    latest: float = float("-inf")
-    desk_shifts: Counter[tuple[str, datetime]] = field(default_factory=Counter)
-    hall_times: dict[str, list[datetime]] = field(default_factory=dict)
-    before_answer: int = 0
-    over_level: int = 0
-    areas: set[str] = field(default_factory=set)
-    subjects: set[str] = field(default_factory=set)
-
-    def count(self, m: _Member, shift: datetime) -> None:
-        self.latest = max(self.latest, m.received_at.timestamp())
-        if m.area:
-            self.areas.add(m.area)
-        if m.subject:
-            self.subjects.add(m.subject)
-        if m.desk_id:
-            self.desk_shifts[(m.desk_id, shift)] += 1
-        if m.store_id:
-            insort(self.hall_times.setdefault(m.store_id, []), m.received_at)
-        if self.answered_at is None or m.received_at <= self.answered_at:
-            self.before_answer += 1
-        self.over_level += m.over_level
-
-    def tickets(self, before: datetime | None = None) -> tuple[str, ...]:
-        return tuple(
-            t for t, m in self.members.items() if before is None or m.received_at <= before
-        )
-
-
-class _Signatures:
-    """Signatures of the indexed tickets as rows of one matrix; a row number is the LSH key."""
-
-    def __init__(self, num_perm: int) -> None:
-        self.rows = np.zeros((1024, num_perm), dtype=np.uint32)
-        self.row: dict[str, int] = {}
-        self.ticket: list[str | None] = [None] * len(self.rows)
-        self.free = list(range(len(self.rows) - 1, -1, -1))
-
-    def __len__(self) -> int:
-        return len(self.row)
-
-    def __getitem__(self, ticket: str) -> np.ndarray:
-        return self.rows[self.row[ticket]]
-
-    def add(self, ticket: str, values: np.ndarray) -> int:
-        if not self.free:
-            top = len(self.rows)
-            self.rows = np.concatenate([self.rows, np.zeros_like(self.rows)])
-            self.ticket.extend([None] * top)
-            self.free = list(range(2 * top - 1, top - 1, -1))
-        row = self.row[ticket] = self.free.pop()
-        self.rows[row], self.ticket[row] = values, ticket
-        return row
-
-    def remove(self, ticket: str) -> int:
-        row = self.row.pop(ticket)
-        self.ticket[row] = None
-        self.free.append(row)
-        return row
-
-    def equal(self, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """The share of the num_perm minima each row has in common with `values`."""
-        return np.count_nonzero(self.rows[rows] == values, axis=1) / self.rows.shape[1]
-
-
-def _densest(times: list[datetime], width: timedelta) -> tuple[int, datetime]:
-    """The most timestamps any closed window of `width` holds, and where that window starts."""
-    best, start = 0, times[0]
-    for i, t in enumerate(times):
-        n = bisect_right(times, t + width) - i
-        if n > best:
-            best, start = n, t
-    return best, start
-
-
-def _earliest(*values: datetime | None) -> datetime | None:
-    present = [v for v in values if v is not None]
-    return min(present) if present else None
-
-
-def _b64(values: np.ndarray) -> str:
-    return base64.b64encode(values.astype(np.uint32).tobytes()).decode()
-
-
-def _unb64(text: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(text), dtype=np.uint32).copy()
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value is not None else None
+from services.routing.surge.candidates import KeyIndex
+from services.routing.surge.clusters import _Cluster, _densest, _earliest, _iso, _Member, _parse
+from services.routing.surge.features import Features, Lexicon, default_lexicon, extract
+from services.routing.surge.model import Alert, ClusterInfo, Complaint, Observation
+from services.routing.surge.rules import NOTIFY_ROLE, Rule, SurgeConfig
+from services.routing.surge.same import Decision, Profile, decide
+from services.routing.surge.sketch import _b64, _minhash, _Signatures, _unb64, sketch
+
+SNAPSHOT_VERSION = 2
 
 
 class SurgeDetector:
     """Clusters same-content complaints in a sliding window and raises each alert once."""
 
-    def __init__(self, config: SurgeConfig | None = None) -> None:
+    def __init__(self, config: SurgeConfig | None = None, lexicon: Lexicon | None = None) -> None:
         self.config = config or SurgeConfig()
         self._tz = ZoneInfo(self.config.timezone)
         self._starts = sorted(self.config.shift_starts)
         self._clusters: dict[str, _Cluster] = {}
         self._ticket_cluster: dict[str, str] = {}
         self._signatures = _Signatures(self.config.num_perm)
-        self._lsh: dict[tuple[str, str], MinHashLSH] = {}  # (category, block) -> index
+        self._lsh: dict[str, MinHashLSH] = {}  # category -> index of the text sketches
+        self._keyed = KeyIndex(self.config.candidates_per_key)
+        self.lexicon = lexicon or default_lexicon()
+        self.aliases: dict[str, str] = {}  # learnt from ops merges: "p:翠苑小区" -> "p:翠苑"
         self._expiry: list[tuple[float, str]] = []  # heap: (received_at, ticket_no)
         self._due: list[tuple[float, str]] = []  # heap: (answer_due_at, cluster_id)
         self.watermark: datetime | None = None
@@ -459,19 +102,25 @@ class SurgeDetector:
         if complaint.received_at < self.watermark - self.config.window:
             return Observation(None, expired_clusters=expired, stale=True)
         mh = sketch(complaint.text, self.config)
-        match = self._best_match(complaint, mh)
+        features = self._features(complaint)
+        match = self._best_match(complaint, mh, features)
+        reasons: tuple[str, ...] = ()
         if match is None:
             cluster, score = _Cluster(f"S-{complaint.ticket_no}", complaint.category), None
             self._clusters[cluster.cluster_id] = cluster
         else:
-            cluster, score = match
+            cluster, score, decision = match
+            reasons = decision.reasons
+            cluster.reasons.update(
+                r.split(":")[0] if r.startswith("similarity") else r for r in reasons
+            )
         member = _Member(
             complaint.ticket_no, complaint.received_at, complaint.area, complaint.subject,
-            complaint.desk_id, complaint.store_id, complaint.over_level,
+            complaint.desk_id, complaint.store_id, complaint.over_level, features,
         )  # fmt: skip
         self._add(cluster, member, mh)
         alerts, newly_major = self._evaluate(cluster, complaint.received_at, member)
-        return Observation(cluster.cluster_id, alerts, newly_major, expired, score)
+        return Observation(cluster.cluster_id, alerts, newly_major, expired, score, reasons=reasons)
 
     def expire(self, now: datetime) -> tuple[str, ...]:
         """Advance the watermark; drop tickets older than the window, retire emptied clusters."""
@@ -526,6 +175,12 @@ class SurgeDetector:
             self._ticket_cluster[ticket] = into
         for ticket, values in sorted(held, key=lambda tv: target.members[tv[0]].received_at):
             self._index(target, ticket, values)
+        self._learn(target, source)
+        target.reasons.update(source.reasons)
+        target.reasons["ops_merge"] += 1
+        for member in source.members.values():
+            self._keyed.add(target.category, into, member.features)
+        self._keyed.remove(source.category, other, source.profile)
         target.fired |= source.fired
         target.major |= source.major
         target.major_tickets |= source.major_tickets
@@ -561,8 +216,26 @@ class SurgeDetector:
         source.major_tickets -= target.major_tickets
         self._recount(source)
         self._recount(target)
+        target.reasons["ops_split"] += 1
+        for member in target.members.values():
+            self._keyed.add(target.category, target.cluster_id, member.features)
         alerts, newly_major = self._evaluate(target, at, None)
         return Observation(target.cluster_id, alerts, newly_major)
+
+    def _learn(self, target: _Cluster, source: _Cluster) -> None:
+        """An ops merge of two places (or products) the lexicon kept apart: one from now on."""
+        for kind, mine, theirs in (
+            ("p", target.profile.places, source.profile.places),
+            ("g", target.profile.products, source.profile.products),
+        ):
+            if mine and theirs and not (mine & theirs):
+                canonical = f"{kind}:{min(mine)}"
+                for name in theirs:
+                    self.aliases.setdefault(f"{kind}:{name}", canonical)
+
+    def corrections(self) -> list[tuple[str, str]]:
+        """What ops merges taught, as (name, canonical) rows for places.tsv / products.tsv."""
+        return sorted((k, v) for k, v in self.aliases.items())
 
     # --- persistence --------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -571,6 +244,7 @@ class SurgeDetector:
             "version": SNAPSHOT_VERSION,
             "sketch": self._sketch_params(),
             "watermark": _iso(self.watermark),
+            "aliases": dict(sorted(self.aliases.items())),
             "clusters": [self._dump(c) for c in self._clusters.values()],
         }
 
@@ -583,6 +257,7 @@ class SurgeDetector:
         if data["sketch"] != detector._sketch_params():
             raise ValueError("snapshot signatures use other sketch settings; rebuild from texts")
         detector.watermark = _parse(data["watermark"])
+        detector.aliases = dict(data.get("aliases", {}))
         for raw in data["clusters"]:
             detector._load(raw)
         return detector
@@ -610,6 +285,7 @@ class SurgeDetector:
                     "store_id": m.store_id,
                     "over_level": m.over_level,
                     "signature": _b64(sig) if sig is not None else None,
+                    "features": list(m.features),
                 }
             )
         return {
@@ -622,6 +298,7 @@ class SurgeDetector:
             "answer_due_at": _iso(c.answer_due_at),
             "answered_at": _iso(c.answered_at),
             "splits": c.splits,
+            "reasons": dict(c.reasons),
             "members": members,
         }
 
@@ -630,15 +307,16 @@ class SurgeDetector:
             raw["cluster_id"], raw["category"], fired=set(raw["fired"]), major=raw["major"],
             major_tickets=set(raw["major_tickets"]), discovered_at=_parse(raw["discovered_at"]),
             answer_due_at=_parse(raw["answer_due_at"]), answered_at=_parse(raw["answered_at"]),
-            splits=raw["splits"],
+            splits=raw["splits"], reasons=Counter(raw.get("reasons", {})),
         )  # fmt: skip
         self._clusters[cluster.cluster_id] = cluster
         for m in raw["members"]:
             member = _Member(
                 m["ticket_no"], datetime.fromisoformat(m["received_at"]), m["area"], m["subject"],
-                m["desk_id"], m["store_id"], m["over_level"],
+                m["desk_id"], m["store_id"], m["over_level"], tuple(m.get("features", ())),
             )  # fmt: skip
             cluster.members[member.ticket_no] = member
+            self._keyed.add(cluster.category, cluster.cluster_id, member.features)
             self._ticket_cluster[member.ticket_no] = cluster.cluster_id
             heapq.heappush(self._expiry, (member.received_at.timestamp(), member.ticket_no))
             if m["signature"] is not None:
@@ -648,99 +326,83 @@ class SurgeDetector:
             heapq.heappush(self._due, (cluster.answer_due_at.timestamp(), cluster.cluster_id))
 
     # --- internals ----------------------------------------------------------------------
-    def _best_match(self, c: Complaint, mh: MinHash) -> tuple[_Cluster, float] | None:
+    def _best_match(
+        self, c: Complaint, mh: MinHash, features: Features
+    ) -> tuple[_Cluster, float, Decision] | None:
         cfg, sigs = self.config, self._signatures
-        if mh.is_empty():
-            return None
-        # a complaint that names its area/subject looks in that block and among the unnamed;
-        # one that names neither looks among the unnamed and every cluster of two or more
-        block = self._block(c.category, c.area, c.subject)
-        found: set[int] = set()
-        for name in (block, "?") if block != "?" else ("?", "*"):
-            if (lsh := self._lsh.get((c.category, name))) is not None:
-                found.update(lsh.query(mh))
-        rows = np.fromiter(found, dtype=np.intp, count=len(found))
-        equal = sigs.equal(rows, mh.hashvalues)
-        near = np.flatnonzero(equal >= min(cfg.similarity, cfg.similarity_confirmed))
         scores: dict[str, float] = {}
-        for row, score in zip(rows[near].tolist(), equal[near].tolist(), strict=True):
-            ticket = sigs.ticket[row] or ""
-            cluster_id = self._ticket_cluster[ticket]
-            received = self._clusters[cluster_id].members[ticket].received_at
-            if abs(c.received_at - received) <= cfg.window:
-                scores[cluster_id] = max(score, scores.get(cluster_id, 0.0))
-        best: tuple[_Cluster, float] | None = None
-        best_rank = (False, 0.0)
+        if not mh.is_empty() and (lsh := self._lsh.get(c.category)) is not None:
+            rows = np.fromiter(found := lsh.query(mh), dtype=np.intp, count=len(found))
+            equal = sigs.equal(rows, mh.hashvalues)
+            near = np.flatnonzero(equal >= min(cfg.similarity, cfg.similarity_confirmed))
+            for row, score in zip(rows[near].tolist(), equal[near].tolist(), strict=True):
+                ticket = sigs.ticket[row] or ""
+                cluster_id = self._ticket_cluster[ticket]
+                received = self._clusters[cluster_id].members[ticket].received_at
+                if abs(c.received_at - received) <= cfg.window:
+                    scores[cluster_id] = max(score, scores.get(cluster_id, 0.0))
+        # clusters that share a place or product are candidates however the text is worded
+        for cluster_id in self._keyed.candidates(c.category, features):
+            cluster = self._clusters.get(cluster_id)
+            if cluster is None or cluster_id in scores or not cluster.indexed:
+                continue
+            if abs(c.received_at.timestamp() - cluster.latest) > cfg.window.total_seconds():
+                continue
+            newest = [sigs.row[t] for t in list(cluster.indexed)[-cfg.compare_newest :]]
+            rows = np.fromiter(newest, dtype=np.intp, count=len(newest))
+            scores[cluster_id] = (
+                0.0 if mh.is_empty() else float(sigs.equal(rows, mh.hashvalues).max())
+            )
+        located = c.category in cfg.located_categories
+        best: tuple[_Cluster, float, Decision] | None = None
+        best_rank = (0, 0.0)
         for cluster_id in sorted(scores):
             cluster, score = self._clusters[cluster_id], scores[cluster_id]
-            needed = self._needed(c, cluster)
-            # a cluster whose area/subject agrees beats one that merely does not disagree
-            rank = (needed == cfg.similarity_confirmed, score)
-            if needed is not None and score >= needed and (best is None or rank > best_rank):
-                best, best_rank = (cluster, score), rank
+            decision = decide(
+                features, cluster.profile, score, located=located,
+                text_alone=cfg.similarity, text_confirmed=cfg.similarity_confirmed,
+                text_strong=cfg.similarity_strong,
+            )  # fmt: skip
+            rank = (decision.strength, score)
+            if decision.joined and (best is None or rank > best_rank):
+                best, best_rank = (cluster, score, decision), rank
         return best
 
-    def _needed(self, c: Complaint, cluster: _Cluster) -> float | None:
-        """The similarity a match needs: None when metadata disagrees, less when it agrees."""
-        cfg = self.config
-        area = c.area if c.category in cfg.located_categories else None
-        confirmed = False
-        for mine, theirs in ((c.subject, cluster.subjects), (area, cluster.areas)):
-            if mine and theirs:
-                if mine not in theirs:
-                    return None
-                confirmed = True
-        return cfg.similarity_confirmed if confirmed else cfg.similarity
+    def _features(self, c: Complaint) -> Features:
+        keys = set(extract(f"{c.text} {c.area or ''}", self.lexicon))
+        if c.subject:
+            keys.add(f"g:={c.subject}")
+        return tuple(sorted(self.aliases.get(k, k) for k in keys))
 
     def _add(self, cluster: _Cluster, member: _Member, mh: MinHash) -> None:
         cluster.members[member.ticket_no] = member
         self._ticket_cluster[member.ticket_no] = cluster.cluster_id
         heapq.heappush(self._expiry, (member.received_at.timestamp(), member.ticket_no))
         cluster.count(member, self.shift_start(member.received_at))
+        self._keyed.add(cluster.category, cluster.cluster_id, member.features)
         if not mh.is_empty():
             self._index(cluster, member.ticket_no, mh.hashvalues)
-
-    def _block(self, category: str, area: str | None, subject: str | None) -> str:
-        """The LSH block: "=area" (located categories), "=subject", or "?" when neither is known."""
-        if area and category in self.config.located_categories:
-            return f"={area}"
-        return f"={subject}" if subject else "?"
-
-    def _blocks(self, cluster: _Cluster, ticket: str) -> list[tuple[str, str]]:
-        m = cluster.members[ticket]
-        block = (cluster.category, self._block(cluster.category, m.area, m.subject))
-        return [block, (cluster.category, "*")] if cluster.in_surge_block else [block]
 
     def _index(self, cluster: _Cluster, ticket: str, values: np.ndarray) -> None:
         row = self._signatures.add(ticket, values)
         cluster.indexed[ticket] = None
-        if len(cluster.members) > 1 and not cluster.in_surge_block:
-            # a cluster of two or more is also found by complaints that name no area/subject
-            cluster.in_surge_block = True
-            for other in cluster.indexed:
-                if other != ticket:
-                    self._insert((cluster.category, "*"), self._signatures.row[other])
-        for block in self._blocks(cluster, ticket):
-            self._insert(block, row)
+        lsh = self._lsh.get(cluster.category)
+        if lsh is None:
+            params = (self.config.lsh_bands, self.config.lsh_rows)
+            lsh = self._lsh[cluster.category] = MinHashLSH(
+                num_perm=self.config.num_perm, params=params
+            )
+        lsh.insert(row, _minhash(self.config, hashvalues=values), check_duplication=False)
         # a big cluster keeps only its newest members in the index: enough to match, bounded cost
         if len(cluster.indexed) > self.config.max_indexed_per_cluster:
             self._unindex(cluster, next(iter(cluster.indexed)))
 
-    def _insert(self, block: tuple[str, str], row: int) -> None:
-        lsh = self._lsh.get(block)
-        if lsh is None:
-            params = (self.config.lsh_bands, self.config.lsh_rows)
-            lsh = self._lsh[block] = MinHashLSH(num_perm=self.config.num_perm, params=params)
-        mh = _minhash(self.config, hashvalues=self._signatures.rows[row])
-        lsh.insert(row, mh, check_duplication=False)
-
     def _unindex(self, cluster: _Cluster, ticket: str) -> None:
         row = self._signatures.row[ticket]
-        for block in self._blocks(cluster, ticket):
-            lsh = self._lsh[block]
-            lsh.remove(row)
-            if lsh.is_empty():
-                del self._lsh[block]
+        lsh = self._lsh[cluster.category]
+        lsh.remove(row)
+        if lsh.is_empty():
+            del self._lsh[cluster.category]
         self._signatures.remove(ticket)
         del cluster.indexed[ticket]
 
@@ -749,7 +411,6 @@ class SurgeDetector:
         held = [(t, self._signatures[t].copy()) for t in cluster.indexed]
         for ticket, _ in held:
             self._unindex(cluster, ticket)
-        cluster.in_surge_block = False
         return held
 
     def _retire(self, cluster: _Cluster) -> None:
@@ -757,12 +418,13 @@ class SurgeDetector:
             self._unindex(cluster, ticket)
         for ticket in cluster.members:
             del self._ticket_cluster[ticket]
+        self._keyed.remove(cluster.category, cluster.cluster_id, cluster.profile)
         del self._clusters[cluster.cluster_id]
 
     def _recount(self, cluster: _Cluster) -> None:
         cluster.latest, cluster.before_answer, cluster.over_level = float("-inf"), 0, 0
         cluster.desk_shifts, cluster.hall_times = Counter(), {}
-        cluster.areas, cluster.subjects = set(), set()
+        cluster.profile = Profile.empty()
         for member in cluster.members.values():
             cluster.count(member, self.shift_start(member.received_at))
 

@@ -1,0 +1,52 @@
+"""policy_version and clock_extension: run-time SLA policy (audited) and extensions (延期)
+
+Revision ID: 0004_sla_policy
+Revises: 0003_sla_parked_event
+Create Date: 2026-12-03
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import shared.db
+
+revision: str = "0004_sla_policy"
+down_revision: str | None = "0003_sla_parked_event"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "policy_version",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("body", sa.JSON(), nullable=False),
+        sa.Column("previous", sa.JSON(), nullable=True),
+        sa.Column("changed_by", sa.String(length=64), nullable=False),
+        sa.Column("changed_at", shared.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_policy_version")),
+    )
+    op.create_index(op.f("ix_policy_version_name"), "policy_version", ["name"])
+    op.create_table(
+        "clock_extension",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("ticket_no", sa.String(length=32), nullable=False),
+        sa.Column("clock", sa.String(length=32), nullable=False),
+        sa.Column("working_days", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=False),
+        sa.Column("extended_by", sa.String(length=64), nullable=False),
+        sa.Column("extended_at", shared.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("old_due_at", shared.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("new_due_at", shared.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_clock_extension")),
+    )
+    op.create_index(op.f("ix_clock_extension_ticket_no"), "clock_extension", ["ticket_no"])
+
+
+def downgrade() -> None:
+    op.drop_table("clock_extension")
+    op.drop_table("policy_version")
