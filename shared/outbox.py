@@ -3,10 +3,14 @@
 The relay publishes unsent rows with acks=all and marks them sent only after the
 broker acknowledged them, so a crash anywhere re-sends and never drops. Sent rows are kept
 for a retention period (pruned by shared/retention.py), so a broker that comes back empty
-is refilled from them (shared/epoch.py). On PostgreSQL
-several relays may run (one per replica): each batch is taken with row locks and only
-the relay holding the oldest unsent row publishes, which keeps per-ticket order. On
-SQLite exactly one relay per service runs (the embedded default is one process each).
+is refilled from them (shared/epoch.py).
+
+Per-ticket order: writers of one key insert their rows under a per-key commit lock, so a
+key's id order is its commit order (`_insert_staged`); the relay sends each key's rows in
+id order, the next only after the broker acknowledged the last. On PostgreSQL several
+relays may run (one per replica) but one publishes at a time (an advisory lock per outbox
+table). On SQLite exactly one relay per service runs (the embedded default is one process
+each) and writers are serialised.
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
-    func,
     insert,
     select,
     text,
@@ -162,6 +165,8 @@ _Staged = tuple[Any, type[Any], dict[str, Any]]
 
 OUTBOX_LOCK_SPACE = 0x6F62
 """The advisory-lock key space of the outbox's per-key commit lock (two-int form)."""
+RELAY_LOCK_SPACE = 0x6F63
+"""The advisory-lock key space of the one-publisher-at-a-time relay lock."""
 
 
 @event.listens_for(Session, "before_commit")
@@ -238,6 +243,7 @@ class OutboxRelay:
         self.republished = 0
         """Retained rows queued again because the broker had lost them (all checks)."""
         self._checked_at = -1e9
+        self._lock_busy = False
         self._wake = asyncio.Event()
         db.on_commit(self._wake.set)
 
@@ -258,8 +264,10 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
                 continue
             if sent < self.batch_size:
+                # Another replica's relay holds the lock: ask again soon, it may be done.
+                pause = min(self.idle_interval_s, 0.05) if self._lock_busy else self.idle_interval_s
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.idle_interval_s)
+                    await asyncio.wait_for(self._wake.wait(), pause)
 
     async def check_epoch(self, *, force: bool = False) -> int:
         """At most once per interval: if the broker's epoch began after rows were marked sent,
@@ -332,23 +340,29 @@ class OutboxRelay:
         return len(sent_ids)
 
     async def _run_once_locked(self) -> int:
+        """One relay at a time publishes (a transaction advisory lock per outbox table); the
+        others find the lock taken and try again shortly. Skip-locked batches taken by two
+        relays at once could interleave one key's rows across two producers; a single
+        publisher with per-key chains keeps them in id (= commit) order and the batch is
+        still sent concurrently across keys."""
         async with self.db.sessions() as session, session.begin():
+            leader = await session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(:space, hashtext(current_schema() || :t))"),
+                {"space": RELAY_LOCK_SPACE, "t": self.model.__tablename__},
+            )
+            if not leader:
+                self._lock_busy = True
+                return 0
+            self._lock_busy = False
             rows = (
                 await session.scalars(
                     select(self.model)
                     .where(self.model.sent_at.is_(None))
                     .order_by(self.model.id)
                     .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
                 )
             ).all()
             if not rows:
-                return 0
-            head = await session.scalar(
-                select(func.min(self.model.id)).where(self.model.sent_at.is_(None))
-            )
-            if head is not None and head < rows[0].id:
-                # Another relay holds older rows: let it publish them first (per-key order).
                 return 0
             sent_ids = await self._publish(rows)
             if sent_ids:
