@@ -247,7 +247,32 @@ class KafkaCluster:
         if node.running:
             self.kill(node_id)
         self._spawn(node)
+        # The cluster may still list the killed node (its session has not expired yet), so
+        # counting registered brokers proves nothing: wait for this node itself to answer.
+        asyncio.run(self.wait_node(node_id, timeout_s))
         asyncio.run(self.wait_brokers(len(self.nodes), timeout_s))
+
+    async def wait_node(self, node_id: int, timeout_s: float = 90.0) -> None:
+        """Wait until `node_id` itself answers a metadata request and lists itself."""
+        node = self.node(node_id)
+        deadline = time.monotonic() + timeout_s
+        last: object = None
+        while time.monotonic() < deadline:
+            if node.process is not None and node.process.poll() is not None:
+                raise RuntimeError(f"kafka node {node_id} exited: {self.log_tail(node)}")
+            admin = AIOKafkaAdminClient(bootstrap_servers=node.address, request_timeout_ms=3000)
+            try:
+                await admin.start()
+                described = await admin.describe_cluster()
+                if any(b["node_id"] == node_id for b in described["brokers"]):
+                    return
+                last = described["brokers"]
+            except (KafkaError, OSError) as exc:
+                last = exc
+            finally:
+                await admin.close()
+            await asyncio.sleep(0.5)
+        raise TimeoutError(f"kafka node {node_id} not answering in {timeout_s}s: {last}")
 
     def stop(self) -> None:
         for node in self.nodes:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from shared.kafka import describe_topics, topic_specs
 from shared.kafka_cluster import KafkaCluster, kafka_version
@@ -55,7 +56,12 @@ def _wait_in_sync(cluster: KafkaCluster, within: float = 120) -> float:
     names = [s.name for s in topic_specs()]
     start = time.monotonic()
     while True:
-        described = _describe(cluster, names)
+        try:
+            described = _describe(cluster, names)
+        except KafkaError:  # a broker just restarted may still refuse; ask again
+            assert time.monotonic() - start < within, "cluster metadata unavailable"
+            time.sleep(0.5)
+            continue
         lagging = [
             (name, p)
             for name, d in described.items()
