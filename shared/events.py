@@ -239,14 +239,27 @@ class SurgeResolved(Event):
     resolved_at: datetime
 
 
+class ProgressEntry(BaseModel):
+    """One entry of a ticket's progress (supervision ledger, agents' notes)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    at: datetime
+    author: str
+    text: str
+
+
 class ProgressNoticeDue(Event):
-    """A fix running past its notice period owes the complaining department a progress notice."""
+    """A fix running past its notice period owes the complaining department a progress notice;
+    `final` is the one result notice when a ticket that had notices is resolved."""
 
     topic: ClassVar[str] = ROUTING_TOPIC
     owner_department: str
     handler_department: str
     days_open: int
     due_at: datetime
+    latest: list[ProgressEntry] = Field(default_factory=list, description="Newest first")
+    final: bool = False
+    resolution: str | None = None
 
 
 # --- sla: complaints.sla.v1 -----------------------------------------------------------
@@ -325,6 +338,13 @@ class RefundRequested(Event):
     required_role: str | None = None
     requested_by: str
     requested_at: datetime
+    charge_type: str | None = None
+    tier: str | None = Field(
+        None, description="The least authority that covers it: frontline ... leadership"
+    )
+    tier_limit_fen: int | None = Field(
+        None, description="That authority's inclusive limit under the policy applied (None: none)"
+    )
 
 
 class RefundApproved(Event):
@@ -336,6 +356,9 @@ class RefundApproved(Event):
     amount_fen: int
     approved_by: str
     approved_at: datetime
+    charge_type: str | None = None
+    tier: str | None = Field(None, description="As on RefundRequested")
+    tier_limit_fen: int | None = None
 
 
 class RefundRejected(Event):

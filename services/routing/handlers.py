@@ -23,12 +23,14 @@ from shared.db import UnitOfWork, utcnow
 from shared.errors import Conflict, Invalid, NotAllowed, NotFound, NotYet
 from shared.events import (
     TERMINAL_STATUSES,
+    ProgressEntry,
     ProgressNoticeDue,
     SlaBreached,
     TicketAssigned,
     TicketClassified,
     TicketEscalated,
     TicketMarkedMajor,
+    TicketNoteAdded,
     TicketReceived,
     TicketStatusChanged,
     TicketTransferred,
@@ -181,6 +183,57 @@ class Routing:
         if a.closed:
             a.next_progress_notice_at = None
             a.temporary_plan_due_at = None
+        await self._progress_on_status(uow, a, event)
+
+    async def _progress_on_status(
+        self, uow: UnitOfWork, a: Assignment, event: TicketStatusChanged
+    ) -> None:
+        """Notices run while the fix is unresolved (seed 004 §3.5): resolving stops them,
+        with one final result notice if notices were owed; reopening starts them again."""
+        after = timedelta(days=self.policy.progress_notice_after_days)
+        if event.to_status == "resolved":
+            a.next_progress_notice_at = None
+            if event.changed_at - a.received_at >= after:
+                uow.publish(
+                    ProgressNoticeDue(
+                        ticket_no=a.ticket_no,
+                        owner_department=a.owner_department,
+                        handler_department=a.handler_department,
+                        days_open=(event.changed_at - a.received_at).days,
+                        due_at=event.changed_at,
+                        latest=await self._latest(uow, a.ticket_no),
+                        final=True,
+                        resolution=event.resolution,
+                    )
+                )
+        elif event.to_status == "reopened" and not a.closed:
+            every = timedelta(days=self.policy.progress_notice_every_days)
+            a.next_progress_notice_at = max(a.received_at + after, event.changed_at + every)
+
+    async def _latest(self, uow: UnitOfWork, ticket_no: str) -> list[ProgressEntry]:
+        rows = (
+            await uow.session.scalars(
+                select(SupervisionEntry)
+                .where(SupervisionEntry.ticket_no == ticket_no)
+                .order_by(SupervisionEntry.at.desc(), SupervisionEntry.id.desc())
+                .limit(self.settings.progress_notice_entries)
+            )
+        ).all()
+        return [ProgressEntry(at=r.at, author=r.author, text=r.text) for r in rows]
+
+    async def on_ticket_note_added(self, event: TicketNoteAdded, uow: UnitOfWork) -> None:
+        """Agents' notes are progress too: they go into the ledger the notices quote."""
+        if await uow.session.get(Assignment, event.ticket_no) is None:
+            return
+        uow.session.add(
+            SupervisionEntry(
+                ticket_no=event.ticket_no,
+                kind="note",
+                author=event.author,
+                text=event.text,
+                at=event.added_at,
+            )
+        )
 
     async def on_ticket_received(self, event: TicketReceived, uow: UnitOfWork) -> None:
         """Keep what surge detection needs; the complaint is observed once classified."""
@@ -340,6 +393,7 @@ class Routing:
                     handler_department=a.handler_department,
                     days_open=(now - a.received_at).days,
                     due_at=due,
+                    latest=await self._latest(uow, a.ticket_no),
                 )
             )
         return won

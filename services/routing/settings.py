@@ -17,6 +17,8 @@ class RoutingSettings(ServiceSettings):
     ping_pong_transfers: int = 3
     progress_notice_after_days: int = 4
     progress_notice_every_days: int = 1
+    progress_notice_entries: int = 3
+    """How many of the latest progress entries each notice quotes."""
     temporary_plan_within_minutes: int = 60
     leadership_department: str = "leadership"
 

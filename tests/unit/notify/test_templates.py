@@ -73,6 +73,16 @@ VALUES: dict[str, dict[str, str]] = {
         "handler_department": "网络维护部",
         "days_open": "4",
         "due_at": "11月26日10时",
+        "latest": "· 11月25日 16:20 网络维护部：已定位为华景新城基站传输故障，正在抢修",
+    },
+    "progress_final": {
+        "ticket_no": "GD20261122000123",
+        "owner_department": "10086前台",
+        "handler_department": "网络维护部",
+        "days_open": "6",
+        "due_at": "11月28日 10:00",
+        "resolution": "基站传输光缆已更换，信号恢复正常",
+        "latest": "· 11月27日 18:00 网络维护部：光缆已更换，正在观察",
     },
     "webhook_disabled": {
         "subscription_id": "ep_0123",
@@ -187,6 +197,7 @@ STAFF_EXPECTED = {
     "sla_breached": "【时限超时】投诉GD20261122000123的办结时限已于12月21日24时超时",
     "ticket_escalated": "【升级督办】投诉GD20261122000123已升级，督办人：mgr_network",
     "progress_notice": "【处理进展通报】投诉GD20261122000123已处理4天",
+    "progress_final": "【处理结果通报】投诉GD20261122000123已处理完毕",
     "webhook_disabled": "【Webhook已停用】订阅ep_0123",
 }
 CODES = re.compile(r"[a-z]+_[a-z_]+|\d+%\|")
