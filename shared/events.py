@@ -367,6 +367,13 @@ class RefundRequested(Event):
     required_role: str | None = None
     requested_by: str
     requested_at: datetime
+    charge_type: str | None = None
+    tier: str | None = Field(
+        None, description="The least authority that covers it: frontline ... leadership"
+    )
+    tier_limit_fen: int | None = Field(
+        None, description="That authority's inclusive limit under the policy applied (None: none)"
+    )
 
 
 class RefundApproved(Event):
@@ -378,6 +385,9 @@ class RefundApproved(Event):
     amount_fen: int
     approved_by: str
     approved_at: datetime
+    charge_type: str | None = None
+    tier: str | None = Field(None, description="As on RefundRequested")
+    tier_limit_fen: int | None = None
 
 
 class RefundRejected(Event):

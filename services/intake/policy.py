@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class ReportTargets(BaseModel):
-    """Monthly KPI targets, each checked pass/fail on the report."""
+    """Monthly KPI targets, each checked pass/fail on the report; ops change them at run time
+    with the audited `PUT /v1/reports/targets` (a month is judged by those in force at its end)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     timeliness_min: float = Field(0.90, ge=0, le=1)

@@ -12,53 +12,37 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from services.intake.models import Complaint, SurgeSeen
 from services.intake.policy import ReportTargets
+from services.intake.report_kpis import (
+    Rate,
+    RefundTier,
+    SpRate,
+    TargetCheck,
+    judged_at,
+    refund_tiers,
+    store_of,
+    target_checks,
+    targets_store,
+)
 from services.intake.settings import IntakeSettings
 from shared.auth import Principal, require_roles
+from shared.db import utcnow
 from shared.errors import PROBLEM_RESPONSES, field_error
+from shared.policy_store import PolicyStore
 from shared.service import Runtime, runtime
 from shared.time import SHANGHAI
 
 CLOCKS = ("acceptance", "first_reply", "resolution", "regulator")
 REPLIED_STATUSES = frozenset({"replied", "resolved", "closed", "reopened"})
-TIERS = (("≤100", 10_000), ("≤500", 50_000), ("≤2000", 200_000), (">2000", None))
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=PROBLEM_RESPONSES)
-Managers = Annotated[
-    Principal,
-    Depends(require_roles("room_manager", "centre_manager", "leadership", "ops")),
-]
-
-
-class Rate(BaseModel):
-    numerator: int
-    denominator: int
-    rate: float | None
-
-
-class RefundTier(BaseModel):
-    tier: str
-    count: int
-    amount_fen: int
-
-
-class SpRate(BaseModel):
-    sp_code: str
-    complaints: int
-    subscribers: int | None
-    per_10000_users: float | None
-
-
-class TargetCheck(BaseModel):
-    kpi: str
-    target: str
-    value: float | None
-    passed: bool | None = Field(description="None when there is nothing to measure")
+READERS = ("room_manager", "centre_manager", "leadership", "ops")
+Managers = Annotated[Principal, Depends(require_roles(*READERS))]
 
 
 class MonthlyReport(BaseModel):
@@ -81,7 +65,9 @@ class MonthlyReport(BaseModel):
     without_customer: int = Field(
         0, description="Tickets without a customer number (TMF621/partner fault reports)"
     )
-    refunds_by_tier: list[RefundTier]
+    refunds_by_tier: list[RefundTier] = Field(
+        description="Approved and paid refunds by the authority tier the refund service named"
+    )
     surges: int
     surges_by_level: dict[str, int]
     sp_complaints: list[SpRate] = Field(description="Complaints per 10,000 users per SP (<5)")
@@ -127,7 +113,6 @@ def _tally(complaints: list[Complaint]) -> tuple[_Tally, list[RefundTier], Count
         clock_met=Counter(),
         scores=[],
     )
-    tiers = {name: [0, 0] for name, _ in TIERS}
     sps: Counter[str] = Counter()
     for c in complaints:
         t.counts["category"][c.category] += 1
@@ -155,22 +140,20 @@ def _tally(complaints: list[Complaint]) -> tuple[_Tally, list[RefundTier], Count
         if c.status in ("resolved", "closed") or c.reopen_count:
             t.finished += 1
             t.reopened += c.reopen_count > 0
-        for refund in c.refunds.values():
-            if refund.get("status") in ("approved", "paid"):
-                amount = int(refund.get("amount_fen", 0))
-                tier = next(n for n, cap in TIERS if cap is None or amount <= cap)
-                tiers[tier][0] += 1
-                tiers[tier][1] += amount
         if c.sp_code:
             sps[c.sp_code] += 1
-    refund_tiers = [RefundTier(tier=n, count=v[0], amount_fen=v[1]) for n, v in tiers.items()]
-    return t, refund_tiers, sps
+    tiers = refund_tiers(r for c in complaints for r in c.refunds.values())
+    return t, tiers, sps
 
 
-async def build_report(rt: Runtime, month: str) -> MonthlyReport:
+async def build_report(
+    rt: Runtime, month: str, targets: PolicyStore[ReportTargets] | None = None
+) -> MonthlyReport:
     start, end = _bounds(month)
     settings: IntakeSettings = rt.settings  # type: ignore[assignment]
+    targets = targets or targets_store(settings.report_targets)
     async with rt.db.sessions() as s:
+        in_force = await targets.in_force(s, judged_at(end, utcnow()))
         complaints = list(
             (
                 await s.scalars(
@@ -213,7 +196,7 @@ async def build_report(rt: Runtime, month: str) -> MonthlyReport:
         by_status=dict(t.counts["status"].most_common()),
         timeliness=timeliness,
         reply_rate=reply,
-        targets=_targets(settings.report_targets, timeliness, reply, sp_rates),
+        targets=target_checks(in_force, timeliness, reply, sp_rates),
         satisfaction=_rate(t.satisfied, t.answers),
         average_score=round(sum(scores) / len(scores), 2) if scores else None,
         reopen_rate=_rate(t.reopened, t.finished),
@@ -225,41 +208,6 @@ async def build_report(rt: Runtime, month: str) -> MonthlyReport:
         surges_by_level=dict(Counter(s.level for s in surges).most_common()),
         sp_complaints=sp_rates,
     )
-
-
-def _targets(
-    targets: ReportTargets, timeliness: dict[str, Rate], reply: Rate, sps: list[SpRate]
-) -> list[TargetCheck]:
-    """Each KPI against its target: 及时率 per clock (> min), 回复率 (>= min), SP rate (< max)."""
-    checks = [
-        TargetCheck(
-            kpi=f"timeliness:{clock}",
-            target=f"> {targets.timeliness_min:.0%}",
-            value=r.rate,
-            passed=None if r.rate is None else r.rate > targets.timeliness_min,
-        )
-        for clock, r in timeliness.items()
-    ]
-    checks.append(
-        TargetCheck(
-            kpi="reply_rate",
-            target=f">= {targets.reply_rate_min:.0%}",
-            value=reply.rate,
-            passed=None if reply.rate is None else reply.rate >= targets.reply_rate_min,
-        )
-    )
-    checks.extend(
-        TargetCheck(
-            kpi=f"sp_per_10000:{sp.sp_code}",
-            target=f"< {targets.sp_per_10000_max:g}",
-            value=sp.per_10000_users,
-            passed=None
-            if sp.per_10000_users is None
-            else sp.per_10000_users < targets.sp_per_10000_max,
-        )
-        for sp in sps
-    )
-    return checks
 
 
 def to_csv(report: MonthlyReport) -> str:
@@ -278,8 +226,8 @@ def to_csv(report: MonthlyReport) -> str:
         r = getattr(report, name)
         w.writerow(["rates", name, "" if r.rate is None else r.rate])
     for tier in report.refunds_by_tier:
-        w.writerow(["refunds_count", tier.tier, tier.count])
-        w.writerow(["refunds_amount_fen", tier.tier, tier.amount_fen])
+        w.writerow(["refunds_count", tier.label, tier.count])
+        w.writerow(["refunds_amount_fen", tier.label, tier.amount_fen])
     w.writerow(["surges", "total", report.surges])
     for sp in report.sp_complaints:
         w.writerow(
@@ -325,7 +273,7 @@ def to_html(report: MonthlyReport) -> str:
         f"<small>{r.numerator}/{r.denominator}</small></div>"
         for n, r in rates.items()
     )
-    refunds: dict[str, float] = {t.tier: t.count for t in report.refunds_by_tier}
+    refunds: dict[str, float] = {t.label: t.count for t in report.refunds_by_tier}
     sp_rates: dict[str, float] = {s.sp_code: s.per_10000_users or 0 for s in report.sp_complaints}
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
@@ -366,10 +314,11 @@ section {{ margin-top: 24px; }}
 async def monthly(
     _: Managers,
     rt: Annotated[Runtime, Depends(runtime)],
+    request: Request,
     month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM, Asia/Shanghai")],
     format: Literal["json", "csv", "html"] = "json",
 ) -> Any:
-    report = await build_report(rt, month)
+    report = await build_report(rt, month, store_of(request))
     if format == "csv":
         return Response(to_csv(report), media_type="text/csv; charset=utf-8")
     if format == "html":

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from services.sla import domain
 from services.sla.calendar import WorkingCalendar
@@ -228,8 +228,12 @@ class Sla:
         Two compare-and-set UPDATE ... RETURNING statements claim, for the whole chunk, the
         warnings and breaches not yet fired (the stored `warn_at`/`due_at` are current:
         every change to a clock's log or to the calendar recomputes them). Only the claimed
-        ones are published; a replica or a retried chunk claims nothing twice."""
-        open_ids = Clock.id.in_(ids), Clock.open.is_(True)
+        ones are published; a replica or a retried chunk claims nothing twice.
+
+        The open test is wrapped in coalesce() so that no planner reads it through the
+        (open, provisional) index: on SQLite that index matched every open clock and each
+        claim scanned them all instead of looking the chunk up by primary key."""
+        open_ids = Clock.id.in_(ids), func.coalesce(Clock.open, False).is_(True)
         warned = set(
             (
                 await uow.session.scalars(
