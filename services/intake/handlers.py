@@ -49,7 +49,7 @@ async def find_by_source(uow: UnitOfWork, org: str, external_id: str) -> Complai
     )
 
 
-async def register_complaint(cmd: RegisterComplaint, *, uow: UnitOfWork) -> Complaint:
+async def register_complaint(cmd: RegisterComplaint, uow: UnitOfWork) -> Complaint:
     """Record, classify and judge a complaint; stage its events in the same transaction."""
     data = cmd.data
     now = utcnow()
@@ -221,7 +221,7 @@ def _illegal(exc: IllegalTransition) -> Conflict:
     )
 
 
-async def transition(cmd: Transition, *, uow: UnitOfWork) -> Complaint:
+async def transition(cmd: Transition, uow: UnitOfWork) -> Complaint:
     """Move a complaint through its lifecycle; record the change and publish it."""
     complaint = await load(uow, cmd.ticket_no)
     try:
@@ -294,8 +294,16 @@ def _record_status(
     )
 
 
-async def add_note(uow: UnitOfWork, ticket_no: str, author: str, text: str) -> TimelineEntry:
+@dataclass(frozen=True)
+class AddNote:
+    ticket_no: str
+    author: str
+    text: str
+
+
+async def add_note(cmd: AddNote, uow: UnitOfWork) -> TimelineEntry:
     """Notes are append-only: there is no edit or delete; an archived complaint is read-only."""
+    ticket_no, author, text = cmd.ticket_no, cmd.author, cmd.text
     complaint = await load(uow, ticket_no)
     if complaint.status == "archived":
         raise _illegal(IllegalTransition("add a note to", "archived"))
@@ -309,10 +317,19 @@ async def add_note(uow: UnitOfWork, ticket_no: str, author: str, text: str) -> T
     return entry
 
 
-async def reclassify(
-    uow: UnitOfWork, ticket_no: str, category: str, actor: str, reason: str
-) -> Complaint:
-    """An agent corrects the category; routing and SLA learn it from the event."""
+@dataclass(frozen=True)
+class Reclassify:
+    """An agent (or a TMF621 ticketType change) corrects the category, with who and why."""
+
+    ticket_no: str
+    category: str
+    actor: str
+    reason: str
+
+
+async def reclassify(cmd: Reclassify, uow: UnitOfWork) -> Complaint:
+    """Routing and SLA learn the new category from `TicketClassified`."""
+    ticket_no, category, actor, reason = cmd.ticket_no, cmd.category, cmd.actor, cmd.reason
     complaint = await load(uow, ticket_no)
     if complaint.status in TERMINAL_STATUSES:
         raise Conflict(title="Complaint is closed", detail=f"{ticket_no} is {complaint.status}")

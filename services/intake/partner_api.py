@@ -151,7 +151,7 @@ async def partner_complaint(
         existing = await handlers.find_by_source(uow, data.source.org, data.source.external_id)
         if existing is not None:
             return Created(existing.ticket_no, replayed=True)
-        complaint = await handlers.register_complaint(cmd, uow=uow)
+        complaint = await handlers.register_complaint(cmd, uow)
         return Created(complaint.ticket_no, replayed=False)
 
     async def once() -> Created:

@@ -179,7 +179,11 @@ class Routing:
         a = await uow.session.get(Assignment, event.ticket_no)
         if a is None:
             return
-        if event.to_status == "replied" and a.status != "replied":
+        if (
+            self.settings.surge_answer_from_reply
+            and event.to_status == "replied"
+            and a.status != "replied"
+        ):
             uow.session.add(SurgeSignal(kind="answer", ticket_no=a.ticket_no, at=event.changed_at))
         a.status = event.to_status
         a.closed = event.to_status in CLOSED_STATUSES

@@ -4,9 +4,11 @@ from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.routing.domain import DISPATCH_PATH, DispatchTable, EscalationPolicy
+from services.routing.staff_alerts import parse_shift_starts
 from services.routing.surge import SurgeConfig
 from shared.settings import ServiceSettings
 
@@ -44,9 +46,21 @@ class RoutingSettings(ServiceSettings):
     """Estimated Jaccard that makes two complaints the same when the text alone decides..."""
     surge_similarity_confirmed: float = 0.2
     """...and when a known area agrees (see services/routing/surge/same.py)."""
+    shift_starts: str = "08:00,20:00"
+    """Local (Asia/Shanghai) starts of the front desks' shifts: day 08-20, night 20-08; a desk
+    counts same-content complaints per shift and its shift leader is the one on duty."""
+    surge_answer_from_reply: bool = False
+    """Take any reply to a cluster's ticket as the department's first answer (the old guess);
+    by default only the first-answer command (POST /v1/surges/{id}/first-answer) counts."""
     surge_enabled: bool = True
     surge_interval_s: float = 0.5
     surge_lease_s: float = 10.0
+
+    @field_validator("shift_starts")
+    @classmethod
+    def _shifts(cls, value: str) -> str:
+        parse_shift_starts(value)  # ValueError names the setting
+        return value
 
     def surge_config(self) -> SurgeConfig:
         return SurgeConfig(
@@ -57,6 +71,7 @@ class RoutingSettings(ServiceSettings):
             company_leader_over=self.surge_company_leader_over,
             over_level_over=self.surge_over_level_over,
             window=timedelta(hours=self.surge_window_hours),
+            shift_starts=parse_shift_starts(self.shift_starts),
             similarity=self.surge_similarity,
             similarity_confirmed=self.surge_similarity_confirmed,
         )
