@@ -147,6 +147,12 @@ class TicketClassified(Event):
     store_id: str | None = None
     received_at: datetime
     classified_by: str = "system"
+    sp_code: str | None = Field(
+        None, description="The SP it is about: given by the front-end or named in the text"
+    )
+    product: str | None = Field(
+        None, description="The product the text names (sp_lexicon.tsv), for dispatch by product"
+    )
 
 
 class TicketStatusChanged(Event):

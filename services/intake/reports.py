@@ -140,8 +140,9 @@ def _tally(complaints: list[Complaint]) -> tuple[_Tally, list[RefundTier], Count
         if c.status in ("resolved", "closed") or c.reopen_count:
             t.finished += 1
             t.reopened += c.reopen_count > 0
-        if c.sp_code:
-            sps[c.sp_code] += 1
+        sp = c.sp_code or (c.details or {}).get("sp_recognised", {}).get("sp_code")
+        if sp:  # given at intake, disputed, or named in the text (services/intake/sp_names.py)
+            sps[sp] += 1
     tiers = refund_tiers(r for c in complaints for r in c.refunds.values())
     return t, tiers, sps
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from shared.access import Scope
 
@@ -27,23 +29,61 @@ DEFAULT_DEPARTMENTS = (
     Department("leadership", "Company leadership", "leadership", "leader_in_charge"),
 )
 
-DEFAULT_MATRIX = {
-    "network": "network_maintenance",
-    "billing": "billing_support",
-    "value_added": "value_added",
-    "tariff": "marketing",
-    "business": "service_management",
-    "service": "service_management",
-    "device": "device_support",
-}
-FALLBACK_DEPARTMENT = "service_management"
+DISPATCH_PATH = Path(__file__).with_name("dispatch.json")
 
 
-def responsible_department(category: str, matrix: dict[str, str]) -> tuple[str, str]:
-    """部门问责制: the department answerable for the category, and why it was chosen."""
+@dataclass(frozen=True)
+class ProductRule:
+    """Complaints of these categories naming one of these products go to `department`."""
+
+    products: frozenset[str]
+    categories: frozenset[str]
+    department: str
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class DispatchTable:
+    """The dispatch table as data (dispatch.json): category defaults, fallback, product rules."""
+
+    categories: dict[str, str]
+    fallback: str
+    products: tuple[ProductRule, ...] = ()
+
+    @classmethod
+    def load(cls, path: Path = DISPATCH_PATH) -> DispatchTable:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        rules = tuple(
+            ProductRule(
+                products=frozenset(r["products"]),
+                categories=frozenset(r["categories"]),
+                department=r["department"],
+                source=r.get("source", ""),
+            )
+            for r in raw.get("products", [])
+        )
+        return cls(categories=dict(raw["categories"]), fallback=raw["fallback"], products=rules)
+
+
+DEFAULT_DISPATCH = DispatchTable.load()
+DEFAULT_MATRIX = DEFAULT_DISPATCH.categories
+FALLBACK_DEPARTMENT = DEFAULT_DISPATCH.fallback
+
+
+def responsible_department(
+    category: str,
+    matrix: dict[str, str],
+    product: str | None = None,
+    table: DispatchTable = DEFAULT_DISPATCH,
+) -> tuple[str, str]:
+    """部门问责制: the department answerable for the complaint, and why it was chosen: a
+    product rule, else the live category matrix, else the fallback."""
+    for rule in table.products:
+        if product in rule.products and category in rule.categories:
+            return rule.department, f"product:{product}"
     if category in matrix:
         return matrix[category], f"matrix:{category}"
-    return FALLBACK_DEPARTMENT, f"fallback:{category}"
+    return table.fallback, f"fallback:{category}"
 
 
 def priority(severity: str, major: bool, over_level: bool) -> int:

@@ -1,14 +1,21 @@
 """Routing settings (env prefix ROUTING_)."""
 
 from datetime import timedelta
+from functools import cache
+from pathlib import Path
 
 from pydantic import field_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.routing.domain import EscalationPolicy
+from services.routing.domain import DISPATCH_PATH, DispatchTable, EscalationPolicy
 from services.routing.staff_alerts import parse_shift_starts
 from services.routing.surge import SurgeConfig
 from shared.settings import ServiceSettings
+
+
+@cache
+def _table(path: Path) -> DispatchTable:
+    return DispatchTable.load(path)
 
 
 class RoutingSettings(ServiceSettings):
@@ -23,6 +30,8 @@ class RoutingSettings(ServiceSettings):
     """How many of the latest progress entries each notice quotes."""
     temporary_plan_within_minutes: int = 60
     leadership_department: str = "leadership"
+    dispatch_path: Path = DISPATCH_PATH
+    """The dispatch table (services/routing/dispatch.json): product rules and category defaults."""
 
     surge_desk_count: int = 3
     """Same-content complaints at one front desk in one shift that alert the shift leader."""
@@ -66,6 +75,9 @@ class RoutingSettings(ServiceSettings):
             similarity=self.surge_similarity,
             similarity_confirmed=self.surge_similarity_confirmed,
         )
+
+    def dispatch_table(self) -> DispatchTable:
+        return _table(self.dispatch_path)
 
     def escalation_policy(self) -> EscalationPolicy:
         return EscalationPolicy(
