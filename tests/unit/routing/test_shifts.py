@@ -19,9 +19,8 @@ STARTS = parse_shift_starts("20:00, 08:00")
     [(8, 0, "08:00"), (19, 59, "08:00"), (20, 0, "20:00"), (23, 30, "20:00"), (7, 59, "20:00")],
 )
 def test_a_moment_falls_in_the_day_or_the_night_shift(hour: int, minute: int, shift: str) -> None:
-    assert (
-        shift_of(datetime(2026, 12, 3, hour, minute, tzinfo=SH), STARTS, "Asia/Shanghai") == shift
-    )
+    at = datetime(2026, 12, 3, hour, minute, tzinfo=SH)
+    assert shift_of(at, STARTS, "Asia/Shanghai") == shift
 
 
 def test_the_desks_count_per_configured_shift_and_bad_shifts_are_refused() -> None:
