@@ -100,12 +100,16 @@ class EscalationPolicy:
     """Who supervises, and when routing escalates by itself (责任追究)."""
 
     ping_pong_transfers: int = 3
-    """The transfer that makes a ticket ping-pong (the third by default) escalates it."""
+    """The transfer that makes a ticket ping-pong (the third by default) escalates it: buck-
+    passing goes to the manager (seed 004 §2.3, 推诿扯皮; the seed gives no count)."""
     progress_notice_after_days: int = 4
-    """A fix open longer than this owes the complaining department a progress notice..."""
+    """A fix open longer than this owes the complaining department a progress notice...
+    (seed 004 §3.5: 解决投诉处理时间超过4天以上的投诉, 通过邮件方式(固定模板)通报处理进度)"""
     progress_notice_every_days: int = 1
-    """...and another every period until it is closed."""
+    """...and another every period until it is closed (no seed number: daily)."""
     temporary_plan_within_minutes: int = 60
+    """A defect-caused major complaint's temporary plan is due within this many minutes
+    (seed 004 §3.3: 在1小时内作出临时处理方案)."""
     defect_categories: tuple[str, ...] = ("network", "business", "billing")
     """Major complaints in these categories come from a product/service/system defect."""
 
