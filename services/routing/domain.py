@@ -1,4 +1,5 @@
-"""Routing rules: the default department directory and responsibility matrix. No I/O."""
+"""Routing rules: the dispatch table (dispatch.json), priority, escalation and access. No I/O
+beyond reading the dispatch table's data file."""
 
 from __future__ import annotations
 
@@ -8,27 +9,8 @@ from pathlib import Path
 
 from shared.access import Scope
 
-
-@dataclass(frozen=True)
-class Department:
-    code: str
-    name: str
-    kind: str
-    manager: str
-
-
-DEFAULT_DEPARTMENTS = (
-    Department("frontdesk_10086", "10086 front desk", "front_desk", "shift_leader_10086"),
-    Department("service_hall", "Service halls", "service_hall", "marketing_manager"),
-    Department("network_maintenance", "Network maintenance", "back_office", "mgr_network"),
-    Department("billing_support", "Billing support", "back_office", "mgr_billing"),
-    Department("value_added", "Value-added / SP business", "back_office", "mgr_value_added"),
-    Department("marketing", "Marketing and tariffs", "back_office", "mgr_marketing"),
-    Department("service_management", "Service management", "back_office", "mgr_service"),
-    Department("device_support", "Device support", "back_office", "mgr_device"),
-    Department("leadership", "Company leadership", "leadership", "leader_in_charge"),
-)
-
+# The department directory lives in routing's database (seeded by the migration
+# 20261122_seed_departments, changed by ops with PUT /v1/departments/{code}, audited).
 DISPATCH_PATH = Path(__file__).with_name("dispatch.json")
 
 
