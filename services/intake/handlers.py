@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from services.intake import classifier, domain
+from services.intake import classifier, domain, sp_names
 from services.intake.lifecycle import Command, IllegalTransition, Status, next_status
 from services.intake.models import Complaint, TimelineEntry
+from services.intake.policy import MajorPolicy
 from services.intake.schemas import NewComplaint
 from shared.auth import Principal
 from shared.db import UnitOfWork, utcnow
@@ -38,6 +39,8 @@ class RegisterComplaint:
     source_org: str | None = None
     """The partner filing it when `data.source` is not given (TMF621 callers)."""
     source_external_id: str | None = None
+    major_policy: MajorPolicy | None = None
+    """The settings' MajorPolicy (INTAKE_MAJOR__...); None: the seed defaults."""
 
 
 async def find_by_source(uow: UnitOfWork, org: str, external_id: str) -> Complaint | None:
@@ -62,6 +65,7 @@ async def register_complaint(cmd: RegisterComplaint, uow: UnitOfWork) -> Complai
             business_disrupted=data.business_disrupted,
             joint_complainants=data.joint_complainants,
         ),
+        cmd.major_policy,
     )
     source_org = data.source.org if data.source else cmd.source_org
     external_id = data.source.external_id if data.source else cmd.source_external_id
@@ -77,6 +81,7 @@ async def register_complaint(cmd: RegisterComplaint, uow: UnitOfWork) -> Complai
             "store_id",
             "user_type",
             "source",
+            "sp_code",
         },
         exclude_defaults=True,
     )
@@ -84,6 +89,11 @@ async def register_complaint(cmd: RegisterComplaint, uow: UnitOfWork) -> Complai
         details["no_customer_reason"] = details.get("no_customer_reason") or (
             f"no customer number given ({data.channel} via {cmd.principal.sub})"
         )
+    sp_code, sp_found = sp_names.for_complaint(
+        data.sp_code, data.description, classification.category
+    )
+    if sp_found is not None:  # recognised, not confirmed: reported, never an access grant
+        details["sp_recognised"] = asdict(sp_found)
     hints = classifier.detect_major_hints(data.description)
     if hints.reasons:
         details["text_hints"] = list(hints.reasons)  # for the agent; the flags decide `major`
@@ -108,6 +118,7 @@ async def register_complaint(cmd: RegisterComplaint, uow: UnitOfWork) -> Complai
         store_id=data.store_id,
         source_org=source_org,
         source_external_id=external_id,
+        sp_code=data.sp_code,
         details=details,
         sla=[],
         refunds={},
@@ -166,6 +177,8 @@ async def register_complaint(cmd: RegisterComplaint, uow: UnitOfWork) -> Complai
             severity=severity.level,
             major=severity.major,
             major_reasons=severity.reasons,
+            sp_code=sp_code,
+            product=sp_found.product if sp_found else None,
         )
     )
     log.info(
@@ -326,6 +339,7 @@ async def reclassify(cmd: Reclassify, uow: UnitOfWork) -> Complaint:
         raise Conflict(title="Complaint is closed", detail=f"{ticket_no} is {complaint.status}")
     now = utcnow()
     before = complaint.category
+    recognised = complaint.details.get("sp_recognised") or {}
     complaint.category = category
     complaint.category_confidence = 1.0
     complaint.category_rule = f"manual:{actor}"
@@ -354,6 +368,8 @@ async def reclassify(cmd: Reclassify, uow: UnitOfWork) -> Complaint:
             store_id=complaint.store_id,
             received_at=complaint.received_at,
             classified_by=actor,
+            sp_code=complaint.sp_code or recognised.get("sp_code"),
+            product=recognised.get("product"),
         )
     )
     return complaint

@@ -32,6 +32,7 @@ from services.routing.models import (
     SurgeInput,
     SurgeSignal,
 )
+from services.routing.staff_alerts import staff_alert
 from shared.db import Database, UnitOfWork, utcnow
 from shared.events import SurgeAlertRaised, SurgeResolved, TicketMarkedMajor
 
@@ -147,6 +148,9 @@ class SurgeWorker:
                 obs = detector.observe(complaint)
                 if obs.cluster_id and not obs.duplicate:
                     obs = self._absorb(complaint, obs, incidents, batch) or obs
+            elif signal.kind == "answer" and signal.cluster_id:
+                detector.record_first_answer(signal.cluster_id, signal.at)  # the command
+                batch.touched.add(signal.cluster_id)
             elif signal.kind == "answer" and signal.ticket_no:
                 cluster_id = detector.cluster_of(signal.ticket_no)
                 if cluster_id:
@@ -234,7 +238,7 @@ class SurgeWorker:
                 if row is not None and row.state == "active":
                     row.state = why
             for alert in batch.alerts:
-                await _raise(uow, alert, self._reasons(alert.cluster_id))
+                await _raise(uow, alert, self.config, self._reasons(alert.cluster_id))
             for ticket, cluster_id in batch.newly_major.items():
                 uow.publish(
                     TicketMarkedMajor(
@@ -253,14 +257,16 @@ class SurgeWorker:
                     row.incident_id = incident_id
             for cluster_id, resolution, at in batch.resolved:
                 await _resolve(uow, cluster_id, resolution, at)
-            for row in self.detector.new_corrections():
-                key = (row.kind, row.name, row.value)
-                if await uow.session.get(SurgeCorrection, key) is None:
+            for c in self.detector.new_corrections():
+                if await uow.session.get(SurgeCorrection, (c.kind, c.name, c.value)) is None:
                     uow.session.add(
                         SurgeCorrection(
-                            kind=row.kind, name=row.name, value=row.value,
-                            cluster_id=row.cluster_id, created_at=now,
-                        )  # fmt: skip
+                            kind=c.kind,
+                            name=c.name,
+                            value=c.value,
+                            cluster_id=c.cluster_id,
+                            created_at=now,
+                        )
                     )
             await uow.commit()
         self.last_seq = new_seq
@@ -368,7 +374,9 @@ def _matches(incident: Incident, c: surge.Complaint) -> bool:
     return not incident.keywords or any(k in c.text for k in incident.keywords)
 
 
-async def _raise(uow: UnitOfWork, alert: surge.Alert, reasons: dict[str, int]) -> None:
+async def _raise(
+    uow: UnitOfWork, alert: surge.Alert, config: surge.SurgeConfig, reasons: dict[str, int]
+) -> None:
     scope = alert.scope or ""
     key = (alert.cluster_id, str(alert.rule), scope)
     if await uow.session.get(SurgeAlertLog, key) is not None:
@@ -386,6 +394,35 @@ async def _raise(uow: UnitOfWork, alert: surge.Alert, reasons: dict[str, int]) -
     row = await uow.session.get(SurgeCluster, alert.cluster_id)
     if row is not None:
         row.level = str(alert.rule)
+    departments = list(row.departments) if row is not None else []
+    if not departments:
+        departments = sorted(
+            set(
+                (
+                    await uow.session.scalars(
+                        select(Assignment.handler_department).where(
+                            Assignment.ticket_no.in_(list(alert.tickets))
+                        )
+                    )
+                ).all()
+            )
+        )
+    trigger = alert.trigger_ticket or alert.tickets[-1]
+    await staff_alert(
+        uow,
+        kind=str(alert.rule),
+        key=f"{alert.cluster_id}:{alert.rule}:{scope}",
+        ticket_no=trigger,
+        cluster_id=alert.cluster_id,
+        scope=alert.scope,
+        departments=departments,
+        tickets=alert.tickets,
+        count=alert.count,
+        at=alert.raised_at,
+        shift_starts=config.shift_starts,
+        timezone=config.timezone,
+        due_at=alert.answer_due_at,
+    )
     uow.publish(
         SurgeAlertRaised(
             ticket_no=alert.trigger_ticket or alert.tickets[-1],

@@ -269,14 +269,12 @@ async def test_a_restarted_worker_applies_the_corrections_kept_in_the_database(
     db_target: DbTarget, broker: Broker, producer: AIOKafkaProducer
 ) -> None:
     settings = _settings(db_target, broker, surge_lease_s=0.5)
-    async with running(create_app(settings)) as (_, rt):
-        async with rt.db.uow() as uow:  # taught by a merge long ago, outside the window
-            uow.session.add(
-                SurgeCorrection(
-                    kind="alias", name="p:石牌桥地铁站", value="p:岗顶", cluster_id="S-old"
-                )
-            )
-            await uow.commit()
+    async with running(create_app(settings)) as (_, rt), rt.db.uow() as uow:
+        # taught by a merge long ago, outside the window
+        uow.session.add(
+            SurgeCorrection(kind="alias", name="p:石牌桥地铁站", value="p:岗顶", cluster_id="S-old")
+        )
+        await uow.commit()
     async with running(create_app(settings)) as (client, _):
         await _complain(producer, "TS-C0", "岗顶这边手机没有信号", _morning(0))
         await _complain(producer, "TS-C1", "石牌桥地铁站附近手机无服务", _morning(1))

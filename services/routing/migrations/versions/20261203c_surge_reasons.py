@@ -1,7 +1,7 @@
 """surge reasons: why each member joined its cluster, and the corrections ops taught
 
-Revision ID: 0005_routing_surge_reasons
-Revises: 0004_routing_parked_event
+Revision ID: 0006_routing_surge_reasons
+Revises: 0005_routing_staff_directory
 Create Date: 2026-12-03
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import shared.db
 
-revision: str = "0005_routing_surge_reasons"
-down_revision: str | None = "0004_routing_parked_event"
+revision: str = "0006_routing_surge_reasons"
+down_revision: str | None = "0005_routing_staff_directory"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
