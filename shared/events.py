@@ -147,6 +147,12 @@ class TicketClassified(Event):
     store_id: str | None = None
     received_at: datetime
     classified_by: str = "system"
+    sp_code: str | None = Field(
+        None, description="The SP it is about: given by the front-end or named in the text"
+    )
+    product: str | None = Field(
+        None, description="The product the text names (sp_lexicon.tsv), for dispatch by product"
+    )
 
 
 class TicketStatusChanged(Event):
@@ -237,6 +243,35 @@ class SurgeResolved(Event):
     resolution: str
     tickets: list[str]
     resolved_at: datetime
+
+
+class StaffContact(BaseModel):
+    """One person the staff directory names for an alert (routing's directory)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    role: str
+    name: str
+    email: str | None = None
+    mobile: str | None = None
+
+
+class StaffAlertRaised(Event):
+    """An alert for people (surge levels, overdue first answer, major cluster): one digest
+    per cluster and alert, to the recipients routing's directory names; `ticket_no` is the
+    ticket that tipped it. `alert_key` is stable, so a recipient hears of it once."""
+
+    topic: ClassVar[str] = ROUTING_TOPIC
+    alert_key: str
+    kind: str
+    cluster_id: str | None = None
+    unit: str | None = Field(None, description="The desk, hall or department it concerns")
+    count: int
+    tickets: list[str] = Field(default_factory=list, description="The first few, oldest first")
+    departments: list[str] = Field(default_factory=list)
+    recipients: list[StaffContact]
+    urgent: bool = False
+    due_at: datetime | None = None
+    raised_at: datetime
 
 
 class ProgressEntry(BaseModel):

@@ -132,10 +132,15 @@ async def create_complaint(
     `Idempotency-Key` and body returns the original ticket."""
     settings: IntakeSettings = rt.settings  # type: ignore[assignment]
     accepting = principal.dept or settings.default_department
-    cmd = handlers.RegisterComplaint(data=body, principal=principal, accepting_department=accepting)
+    cmd = handlers.RegisterComplaint(
+        data=body,
+        principal=principal,
+        accepting_department=accepting,
+        major_policy=settings.major,
+    )
 
     async def create(uow: UnitOfWork) -> Created:
-        complaint = await handlers.register_complaint(cmd, uow=uow)
+        complaint = await handlers.register_complaint(cmd, uow)
         return Created(complaint.ticket_no, replayed=False)
 
     created = await rt.idempotent.run(
@@ -292,7 +297,7 @@ async def _command(
     )
 
     async def work(uow: UnitOfWork) -> None:
-        await handlers.transition(cmd, uow=uow)
+        await handlers.transition(cmd, uow)
 
     return await _write(rt, principal, ticket_no, work)
 
@@ -384,7 +389,7 @@ async def cancel(ticket_no: str, body: CancelBody, principal: Handlers, rt: Rt) 
 )
 async def add_note(ticket_no: str, body: NoteBody, principal: Noter, rt: Rt) -> ComplaintRead:
     async def work(uow: UnitOfWork) -> None:
-        await handlers.add_note(uow, ticket_no, principal.sub, body.text)
+        await handlers.add_note(handlers.AddNote(ticket_no, principal.sub, body.text), uow)
 
     return await _write(rt, principal, ticket_no, work)
 
@@ -398,6 +403,8 @@ async def reclassify(
     ticket_no: str, body: ReclassifyBody, principal: Handlers, rt: Rt
 ) -> ComplaintRead:
     async def work(uow: UnitOfWork) -> None:
-        await handlers.reclassify(uow, ticket_no, body.category, principal.sub, body.reason)
+        await handlers.reclassify(
+            handlers.Reclassify(ticket_no, body.category, principal.sub, body.reason), uow
+        )
 
     return await _write(rt, principal, ticket_no, work)

@@ -109,12 +109,15 @@ class Routing:
     def __init__(self, settings: RoutingSettings) -> None:
         self.settings = settings
         self.policy = settings.escalation_policy()
+        self.dispatch = settings.dispatch_table()
 
     # --- consumed events ----------------------------------------------------------------
     async def on_ticket_classified(self, event: TicketClassified, uow: UnitOfWork) -> None:
         """首问负责 + 部门问责: the accepting department owns it, the responsible one
         handles it. A later reclassification re-dispatches an unclaimed ticket."""
-        handler, reason = domain.responsible_department(event.category, await _matrix(uow))
+        handler, reason = domain.responsible_department(
+            event.category, await _matrix(uow), event.product, self.dispatch
+        )
         now = utcnow()
         existing = await uow.session.get(Assignment, event.ticket_no)
         if existing is not None:
@@ -176,7 +179,11 @@ class Routing:
         a = await uow.session.get(Assignment, event.ticket_no)
         if a is None:
             return
-        if event.to_status == "replied" and a.status != "replied":
+        if (
+            self.settings.surge_answer_from_reply
+            and event.to_status == "replied"
+            and a.status != "replied"
+        ):
             uow.session.add(SurgeSignal(kind="answer", ticket_no=a.ticket_no, at=event.changed_at))
         a.status = event.to_status
         a.closed = event.to_status in CLOSED_STATUSES

@@ -57,6 +57,12 @@ class SurgeRead(BaseModel):
     incident_id: int | None
     resolution: str | None
     resolved_at: datetime | None
+    answer_text: str | None = Field(None, description="The department's first answer (初步答复)")
+    answered_by: str | None = None
+    temporary_plan_due_at: datetime | None = Field(
+        None, description="Major: the responsible department's temporary plan is due (1 hour)"
+    )
+    temporary_plan_at: datetime | None = None
     alerts: list[AlertRead] = Field(default_factory=list)
 
 
@@ -73,6 +79,20 @@ class SplitBody(BaseModel):
 class ResolveBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     resolution: str = Field(min_length=1, max_length=2000)
+
+
+class FirstAnswerBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(
+        min_length=1, max_length=2000, description="The department's first answer (初步答复)"
+    )
+
+
+class FirstAnswerRead(BaseModel):
+    cluster_id: str
+    text: str
+    answered_by: str
+    answered_at: datetime
 
 
 class IncidentCreate(BaseModel):
@@ -185,6 +205,59 @@ async def split(cluster_id: str, body: SplitBody, _: Ops, rt: Rt, response: Resp
 )
 async def resolve(cluster_id: str, body: ResolveBody, _: Ops, rt: Rt, response: Response) -> None:
     await _signal(rt, response, cluster_id, "resolve", resolution=body.resolution)
+
+
+@router.post(
+    "/v1/surges/{cluster_id}/first-answer",
+    status_code=202,
+    response_model=FirstAnswerRead,
+    summary="The responsible department's first answer (初步答复): ends the 1-hour clock",
+)
+async def first_answer(
+    cluster_id: str, body: FirstAnswerBody, principal: Staff, rt: Rt, response: Response
+) -> FirstAnswerRead:
+    """Counting towards the 50/200 levels runs from discovery to this answer (seed 004 §3.5);
+    repeating the same answer returns it again, a different second answer is a conflict."""
+    async with rt.db.uow() as uow:
+        cluster = await uow.session.get(SurgeCluster, cluster_id)
+        if cluster is None:
+            raise Problem(404, "Not Found", f"no surge {cluster_id}")
+        if cluster.answer_text is not None:
+            if cluster.answer_text == body.text and cluster.answered_by == principal.sub:
+                response.status_code = 200
+                return _answer(cluster)
+            by = cluster.answered_by
+            raise Problem(409, "Already answered", f"{cluster_id} was answered by {by}")
+        if cluster.state != "active":
+            raise Problem(409, "Surge not active", f"{cluster_id} is {cluster.state}")
+        if (
+            principal.dept
+            and cluster.departments
+            and principal.dept not in cluster.departments
+            and not principal.has_any("ops", "leadership")
+        ):
+            raise Problem(403, "Forbidden", "only the responsible department answers this surge")
+        now = utcnow()
+        cluster.answer_text, cluster.answered_by = body.text, principal.sub
+        cluster.answered_at = cluster.answered_at or now
+        uow.session.add(
+            SurgeSignal(
+                kind="answer",
+                cluster_id=cluster_id,
+                payload={"text": body.text, "by": principal.sub},
+                at=now,
+            )
+        )
+        await uow.commit()
+        response.headers["Location"] = f"/v1/surges/{cluster_id}"
+        return _answer(cluster)
+
+
+def _answer(c: SurgeCluster) -> FirstAnswerRead:
+    assert c.answer_text is not None and c.answered_by is not None and c.answered_at is not None
+    return FirstAnswerRead(
+        cluster_id=c.id, text=c.answer_text, answered_by=c.answered_by, answered_at=c.answered_at
+    )
 
 
 @router.post(

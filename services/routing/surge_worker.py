@@ -31,6 +31,7 @@ from services.routing.models import (
     SurgeInput,
     SurgeSignal,
 )
+from services.routing.staff_alerts import staff_alert
 from shared.db import Database, UnitOfWork, utcnow
 from shared.events import SurgeAlertRaised, SurgeResolved, TicketMarkedMajor
 
@@ -158,6 +159,9 @@ class SurgeWorker:
                 obs = detector.observe(complaint)
                 if obs.cluster_id and not obs.duplicate:
                     obs = self._absorb(complaint, obs, incidents, batch) or obs
+            elif signal.kind == "answer" and signal.cluster_id:
+                detector.record_first_answer(signal.cluster_id, signal.at)  # the command
+                batch.touched.add(signal.cluster_id)
             elif signal.kind == "answer" and signal.ticket_no:
                 cluster_id = detector.cluster_of(signal.ticket_no)
                 if cluster_id:
@@ -245,7 +249,7 @@ class SurgeWorker:
                 if row is not None and row.state == "active":
                     row.state = why
             for alert in batch.alerts:
-                await _raise(uow, alert)
+                await _raise(uow, alert, self.config)
             for ticket, cluster_id in batch.newly_major.items():
                 uow.publish(
                     TicketMarkedMajor(
@@ -356,7 +360,7 @@ def _matches(incident: Incident, c: surge.Complaint) -> bool:
     return not incident.keywords or any(k in c.text for k in incident.keywords)
 
 
-async def _raise(uow: UnitOfWork, alert: surge.Alert) -> None:
+async def _raise(uow: UnitOfWork, alert: surge.Alert, config: surge.SurgeConfig) -> None:
     scope = alert.scope or ""
     key = (alert.cluster_id, str(alert.rule), scope)
     if await uow.session.get(SurgeAlertLog, key) is not None:
@@ -374,6 +378,35 @@ async def _raise(uow: UnitOfWork, alert: surge.Alert) -> None:
     row = await uow.session.get(SurgeCluster, alert.cluster_id)
     if row is not None:
         row.level = str(alert.rule)
+    departments = list(row.departments) if row is not None else []
+    if not departments:
+        departments = sorted(
+            set(
+                (
+                    await uow.session.scalars(
+                        select(Assignment.handler_department).where(
+                            Assignment.ticket_no.in_(list(alert.tickets))
+                        )
+                    )
+                ).all()
+            )
+        )
+    trigger = alert.trigger_ticket or alert.tickets[-1]
+    await staff_alert(
+        uow,
+        kind=str(alert.rule),
+        key=f"{alert.cluster_id}:{alert.rule}:{scope}",
+        ticket_no=trigger,
+        cluster_id=alert.cluster_id,
+        scope=alert.scope,
+        departments=departments,
+        tickets=alert.tickets,
+        count=alert.count,
+        at=alert.raised_at,
+        shift_starts=config.shift_starts,
+        timezone=config.timezone,
+        due_at=alert.answer_due_at,
+    )
     uow.publish(
         SurgeAlertRaised(
             ticket_no=alert.trigger_ticket or alert.tickets[-1],

@@ -95,13 +95,20 @@ def test_labelled_pairs_are_matched_with_the_precision_and_recall_we_promise() -
 def test_same_content_pairs_meet_the_bar_on_the_tuning_and_the_held_out_part() -> None:
     rows = [json.loads(line) for line in SAME.read_text(encoding="utf-8").splitlines()]
     assert len(rows) >= 400
+    parts = {
+        "tune": [x for x in rows if x["part"] == "tune"],
+        "holdout": [x for x in rows if x["part"] == "holdout"],
+        # written after the last change to lexicons and rules, measured once, never tuned on
+        "holdout Z": [x for x in rows if x["part"] == "holdout" and x["groups"][0][0] == "Z"],
+    }
     scores = {}
-    for part in ("tune", "holdout"):
-        p, r, _ = _pair_scores(SurgeConfig(), [x for x in rows if x["part"] == part], area=None)
+    for part, chosen in parts.items():
+        p, r, _ = _pair_scores(SurgeConfig(), chosen, area=None)
         scores[part] = (p, r)
-        print(f"\n{part}: precision {p:.3f} recall {r:.3f}", end="")
-    assert scores["tune"][0] >= 0.95 and scores["tune"][1] >= 0.95
-    # held out (never tuned on): measured 0.990 / 0.808; the 0.90 recall is not met yet
+        print(f"\n{part} ({len(chosen)} pairs): precision {p:.3f} recall {r:.3f}", end="")
+    assert scores["tune"][0] >= 0.98 and scores["tune"][1] >= 0.98
+    # held out, measured 0.965 / 0.815 (the first 240 pairs 1.000 / 0.883, the blind batch Z
+    # 0.861 / 0.646): the 0.90 recall is not met on wordings the lexicons never saw
     assert scores["holdout"][0] >= 0.95 and scores["holdout"][1] >= 0.80
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import shared.db
+from shared.migrations import create_policy_version_table, drop_policy_version_table
 
 revision: str = "0004_refund_policy"
 down_revision: str | None = "0003_refund_sp_paid"
@@ -20,18 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "policy_version",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("name", sa.String(length=32), nullable=False),
-        sa.Column("body", sa.JSON(), nullable=False),
-        sa.Column("previous", sa.JSON(), nullable=True),
-        sa.Column("changed_by", sa.String(length=64), nullable=False),
-        sa.Column("changed_at", shared.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("reason", sa.String(length=500), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_policy_version")),
-    )
-    op.create_index(op.f("ix_policy_version_name"), "policy_version", ["name"])
+    create_policy_version_table()
     with op.batch_alter_table("refund") as batch:
         batch.add_column(sa.Column("charge_type", sa.String(length=32), nullable=True))
         batch.add_column(sa.Column("policy_version", sa.Integer(), nullable=True))
@@ -41,4 +30,4 @@ def downgrade() -> None:
     with op.batch_alter_table("refund") as batch:
         batch.drop_column("policy_version")
         batch.drop_column("charge_type")
-    op.drop_table("policy_version")
+    drop_policy_version_table()
