@@ -48,7 +48,9 @@ async def _start_timers(rt: Runtime) -> None:
         async def surges(rt: Runtime) -> int:
             return await worker.tick(rt.db)
 
-        every(rt, "surge worker", surges, interval_s=settings.surge_interval_s)
+        # Woken by the commit that records a signal; otherwise often enough to keep its lease.
+        idle = min(settings.scheduler_idle_s, settings.surge_lease_s / 3)
+        every(rt, "surge worker", surges, interval_s=settings.surge_interval_s, idle_s=idle)
     _timer(rt, "progress notices", Assignment.next_progress_notice_at, Routing.fire_progress_notice)
     _timer(
         rt,

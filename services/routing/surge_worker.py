@@ -60,9 +60,14 @@ class SurgeWorker:
         self.me = f"routing-{uuid.uuid4().hex[:12]}"
         self.detector: surge.SurgeDetector | None = None
         self.last_seq = 0
+        self._lease_until: datetime | None = None
+        """Until when this worker's lease is known to be held (renewed past its half)."""
 
     # --- lease ----------------------------------------------------------------------------
     async def _hold_lease(self, db: Database, now: datetime) -> bool:
+        if self._lease_until is not None and self._lease_until - now > self.lease / 2:
+            return True  # nobody can take it before it expires: no write (and no commit)
+        self._lease_until = None
         async with db.uow() as uow:
             row = await uow.session.get(SurgeCursor, CURSOR)
             if row is None:
@@ -82,7 +87,10 @@ class SurgeWorker:
                 .execution_options(synchronize_session=False)
             )
             await uow.commit()
-        return won.rowcount == 1  # type: ignore[attr-defined]
+        if won.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        self._lease_until = now + self.lease
+        return True
 
     # --- the loop -------------------------------------------------------------------------
     async def tick(self, db: Database) -> int:
@@ -112,13 +120,17 @@ class SurgeWorker:
         for signal in signals:
             self._apply(signal, inputs, incidents, batch)
         batch.alerts.extend(self.detector.overdue(now))
+        if not signals and not batch.alerts:
+            return 0  # nothing read, nothing due: no transaction
         try:
             applied = await self._commit(db, signals, batch, now)
         except Exception:
             self.detector = None  # memory and database may disagree now: rebuild
+            self._lease_until = None
             raise
         if not applied:
             self.detector = None
+            self._lease_until = None
             return 0
         return len(signals)
 
