@@ -83,8 +83,11 @@ class ServiceSettings(BaseSettings):
     consumers_enabled: bool = True
     relay_enabled: bool = True
     relay_batch_size: int = 200
-    relay_idle_interval_s: float = 1.0
-    """Relay poll with nothing to send: a commit in this process wakes it at once."""
+    relay_idle_interval_s: float = 5.0
+    """Relay poll with nothing to send: a commit in this process wakes it at once, so this
+    only bounds how late rows another process committed are noticed (and how often an idle
+    relay asks the broker for its epoch: each poll checks it when older than
+    `relay_epoch_check_interval_s`)."""
     relay_epoch_check_interval_s: float = 1.0
     """How often a relay checks that the broker still holds what it was sent (shared/epoch.py):
     also the longest a refilled broker may deliver new events ahead of re-published ones."""
@@ -105,9 +108,10 @@ class ServiceSettings(BaseSettings):
     """Tansu holds a new member's join for about half of this: tests use a short one."""
     consumer_heartbeat_interval_ms: int = 2000
     """A third of the session timeout, as Kafka advises (fewer wake-ups when idle)."""
-    consumer_fetch_max_wait_ms: int = 1000
+    consumer_fetch_max_wait_ms: int = 3000
     """A fetch's long poll: the broker answers as soon as a record arrives (Tansu too), so
-    this bounds only how often an idle consumer asks, not the latency per hop."""
+    this bounds only how often an idle consumer asks, not the latency per hop (a stop
+    cancels the fetch in flight)."""
     consumer_max_attempts: int = 3
     consumer_retry_backoff_s: float = 0.2
     consumer_parked_ttl_s: float = 86400.0

@@ -132,7 +132,12 @@ async def create_complaint(
     `Idempotency-Key` and body returns the original ticket."""
     settings: IntakeSettings = rt.settings  # type: ignore[assignment]
     accepting = principal.dept or settings.default_department
-    cmd = handlers.RegisterComplaint(data=body, principal=principal, accepting_department=accepting)
+    cmd = handlers.RegisterComplaint(
+        data=body,
+        principal=principal,
+        accepting_department=accepting,
+        major_policy=settings.major,
+    )
 
     async def create(uow: UnitOfWork) -> Created:
         complaint = await handlers.register_complaint(cmd, uow)

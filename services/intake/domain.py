@@ -13,6 +13,7 @@ from typing import get_args
 import chinese_calendar
 
 from services.intake.classifier import detect_urgent
+from services.intake.policy import MajorPolicy
 from shared.access import Scope
 from shared.events import Category, Channel
 from shared.time import SHANGHAI
@@ -64,11 +65,6 @@ class MajorFacts:
     lawsuit: bool = False
     business_disrupted: bool = False
     joint_complainants: int = 0
-
-
-@dataclass(frozen=True)
-class MajorPolicy:
-    joint_complainants_over: int = 3
 
 
 @dataclass(frozen=True)

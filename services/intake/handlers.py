@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from services.intake import classifier, domain, sp_names
 from services.intake.lifecycle import Command, IllegalTransition, Status, next_status
 from services.intake.models import Complaint, TimelineEntry
+from services.intake.policy import MajorPolicy
 from services.intake.schemas import NewComplaint
 from shared.auth import Principal
 from shared.db import UnitOfWork, utcnow
@@ -38,6 +39,8 @@ class RegisterComplaint:
     source_org: str | None = None
     """The partner filing it when `data.source` is not given (TMF621 callers)."""
     source_external_id: str | None = None
+    major_policy: MajorPolicy | None = None
+    """The settings' MajorPolicy (INTAKE_MAJOR__...); None: the seed defaults."""
 
 
 async def find_by_source(uow: UnitOfWork, org: str, external_id: str) -> Complaint | None:
@@ -62,6 +65,7 @@ async def register_complaint(cmd: RegisterComplaint, uow: UnitOfWork) -> Complai
             business_disrupted=data.business_disrupted,
             joint_complainants=data.joint_complainants,
         ),
+        cmd.major_policy,
     )
     source_org = data.source.org if data.source else cmd.source_org
     external_id = data.source.external_id if data.source else cmd.source_external_id

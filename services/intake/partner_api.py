@@ -145,6 +145,7 @@ async def partner_complaint(
         principal=principal,
         accepting_department=settings.default_department,
         over_level=True,
+        major_policy=settings.major,
     )
 
     async def create(uow: UnitOfWork) -> Created:

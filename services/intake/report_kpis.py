@@ -124,3 +124,61 @@ def target_checks(
 def judged_at(end: datetime, now: datetime) -> datetime:
     """A month is judged against the targets in force at its end (now, while it runs)."""
     return min(end, now)
+
+
+class DepartmentResponse(BaseModel):
+    """How a department answered the complaints dispatched to it (seed 004 §3.1:
+    派其他部门投诉单的回应处理情况). Hours run from receipt, the customer's wait."""
+
+    department: str
+    dispatched: int = Field(description="Handled by this department, not the accepting one")
+    replied: int = Field(description="First reply given, at any time")
+    replied_in_time: int = Field(description="First reply within its SLA limit")
+    resolved: int
+    median_hours_to_reply: float | None
+    median_hours_to_resolve: float | None
+
+
+def _hours(start: datetime, end: str | datetime | None) -> float | None:
+    if end is None:
+        return None
+    stop = datetime.fromisoformat(end) if isinstance(end, str) else end
+    return (stop - start).total_seconds() / 3600
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    value = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    return round(value, 1)
+
+
+def department_responses(complaints: Iterable[Any]) -> list[DepartmentResponse]:
+    """One row per department that other departments' complaints were dispatched to."""
+    rows: dict[str, dict[str, Any]] = {}
+    for c in complaints:
+        dept = c.handler_department
+        if dept is None or dept == c.accepting_department:
+            continue
+        row = rows.setdefault(dept, {"n": 0, "in_time": 0, "reply": [], "resolve": []})
+        row["n"] += 1
+        first = next((k for k in c.sla if k.get("name") == "first_reply"), None)
+        if first is not None and first.get("met_at"):
+            row["reply"].append(_hours(c.received_at, first["met_at"]))
+            row["in_time"] += first.get("state") == "met"
+        if c.resolved_at is not None:
+            row["resolve"].append(_hours(c.received_at, c.resolved_at))
+    return [
+        DepartmentResponse(
+            department=dept,
+            dispatched=r["n"],
+            replied=len(r["reply"]),
+            replied_in_time=r["in_time"],
+            resolved=len(r["resolve"]),
+            median_hours_to_reply=_median(r["reply"]),
+            median_hours_to_resolve=_median(r["resolve"]),
+        )
+        for dept, r in sorted(rows.items(), key=lambda kv: (-kv[1]["n"], kv[0]))
+    ]

@@ -4,10 +4,8 @@ and what the other services published about each complaint. JSON, CSV and an HTM
 from __future__ import annotations
 
 import csv
-import html
 import io
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -19,11 +17,14 @@ from sqlalchemy import select
 
 from services.intake.models import Complaint, SurgeSeen
 from services.intake.policy import ReportTargets
+from services.intake.report_html import to_html
 from services.intake.report_kpis import (
+    DepartmentResponse,
     Rate,
     RefundTier,
     SpRate,
     TargetCheck,
+    department_responses,
     judged_at,
     refund_tiers,
     store_of,
@@ -52,6 +53,9 @@ class MonthlyReport(BaseModel):
     by_channel: dict[str, int]
     by_department: dict[str, int]
     by_status: dict[str, int]
+    dispatched: list[DepartmentResponse] = Field(
+        description="Complaints dispatched to other departments and how each answered (004 §3.1)"
+    )
     timeliness: dict[str, Rate] = Field(description="及时率 per clock: met in time / ended")
     reply_rate: Rate = Field(
         description="回复率: complaints owing a first reply that got one, at any time / owing"
@@ -195,6 +199,7 @@ async def build_report(
         by_channel=dict(t.counts["channel"].most_common()),
         by_department=dict(t.counts["department"].most_common()),
         by_status=dict(t.counts["status"].most_common()),
+        dispatched=department_responses(complaints),
         timeliness=timeliness,
         reply_rate=reply,
         targets=target_checks(in_force, timeliness, reply, sp_rates),
@@ -221,6 +226,10 @@ def to_csv(report: MonthlyReport) -> str:
     for section in ("by_category", "by_channel", "by_department", "by_status"):
         for k, v in getattr(report, section).items():
             w.writerow([section, k, v])
+    for d in report.dispatched:
+        w.writerow(["dispatched", d.department, d.dispatched])
+        w.writerow(["dispatched_replied", d.department, d.replied])
+        w.writerow(["dispatched_median_hours_to_reply", d.department, d.median_hours_to_reply])
     for clock, r in report.timeliness.items():
         w.writerow(["timeliness", clock, "" if r.rate is None else r.rate])
     for name in ("reply_rate", "satisfaction", "reopen_rate"):
@@ -235,75 +244,6 @@ def to_csv(report: MonthlyReport) -> str:
             ["sp_per_10000", sp.sp_code, "" if sp.per_10000_users is None else sp.per_10000_users]
         )
     return out.getvalue()
-
-
-def _bars(title: str, data: Mapping[str, float], unit: str = "") -> str:
-    """A horizontal bar chart as inline SVG (no scripts, prints well)."""
-    if not data:
-        return f"<section><h2>{html.escape(title)}</h2><p>—</p></section>"
-    top = max(data.values()) or 1
-    rows = []
-    for i, (k, v) in enumerate(data.items()):
-        width = 360 * v / top
-        y = i * 26
-        rows.append(
-            f'<text x="0" y="{y + 16}">{html.escape(str(k))}</text>'
-            f'<rect x="150" y="{y + 4}" width="{width:.1f}" height="16" fill="#2b6cb0"/>'
-            f'<text x="{156 + width:.1f}" y="{y + 16}">{v:g}{unit}</text>'
-        )
-    height = 26 * len(data)
-    return (
-        f'<section><h2>{html.escape(title)}</h2><svg role="img" aria-label="{html.escape(title)}"'
-        f' width="600" height="{height}" font-size="13">{"".join(rows)}</svg></section>'
-    )
-
-
-def to_html(report: MonthlyReport) -> str:
-    pct = {k: round(100 * r.rate, 1) for k, r in report.timeliness.items() if r.rate is not None}
-    rates = {
-        name: r
-        for name, r in (
-            ("Reply rate 回复率", report.reply_rate),
-            ("Satisfaction 满意率", report.satisfaction),
-            ("Reopen rate 重开率", report.reopen_rate),
-        )
-    }
-    cards = "".join(
-        f'<div class="card"><b>{html.escape(n)}</b><span>'
-        f"{'—' if r.rate is None else f'{100 * r.rate:.1f}%'}</span>"
-        f"<small>{r.numerator}/{r.denominator}</small></div>"
-        for n, r in rates.items()
-    )
-    refunds: dict[str, float] = {t.label: t.count for t in report.refunds_by_tier}
-    sp_rates: dict[str, float] = {s.sp_code: s.per_10000_users or 0 for s in report.sp_complaints}
-    return f"""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<title>Monthly complaint report {report.month}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 24px; color: #1a202c; }}
-.cards {{ display: flex; gap: 16px; flex-wrap: wrap; }}
-.card {{ border: 1px solid #cbd5e0; border-radius: 8px; padding: 12px 16px; min-width: 160px; }}
-.card b, .card span, .card small {{ display: block; }}
-.card span {{ font-size: 28px; }}
-section {{ margin-top: 24px; }}
-</style></head>
-<body>
-<h1>Monthly complaint report 投诉月度通报 — {report.month}</h1>
-<div class="cards">
-<div class="card"><b>Complaints 投诉量</b><span id="total">{report.complaints}</span>
-<small>major {report.major} · over-level {report.over_level}
- · without a customer {report.without_customer}</small></div>
-{cards}
-<div class="card"><b>Surges 批量投诉</b><span>{report.surges}</span><small>&nbsp;</small></div>
-</div>
-{_bars("By category 按类别", dict(report.by_category))}
-{_bars("By channel 按渠道", dict(report.by_channel))}
-{_bars("By department 按部门", dict(report.by_department))}
-{_bars("By status 按状态", dict(report.by_status))}
-{_bars("Timeliness per clock 及时率", pct, "%")}
-{_bars("Refunds by tier 退费分级", refunds)}
-{_bars("SP complaints per 10,000 users", sp_rates)}
-</body></html>"""
 
 
 @router.get(

@@ -144,6 +144,7 @@ async def create_trouble_ticket(
                 accepting_department=principal.dept or settings.default_department,
                 source_org=org,
                 source_external_id=body.externalId,
+                major_policy=settings.major,
             ),
             uow=uow,
         )

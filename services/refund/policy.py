@@ -9,6 +9,7 @@ approval later follows the same rule.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Literal
 
@@ -22,6 +23,11 @@ class RefundKind(StrEnum):
     DOUBLE_REFUND = "double_refund"
     PROVISIONAL = "provisional"
     WAIVER = "waiver"
+
+
+_CODE = re.compile(r"[a-z0-9_]{1,32}")
+CEILING_FEN = 10**12
+"""No limit or amount above 10,000,000,000.00 CNY: keeps doubled amounts inside BIGINT."""
 
 
 class ChargeType(BaseModel):
@@ -49,15 +55,17 @@ class AuthorityPolicy(BaseModel):
     seed 002 defaults. Limits are inclusive fen."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
-    front_line_fen: int = Field(10_000, gt=0)
+    front_line_fen: int = Field(10_000, gt=0, le=CEILING_FEN)
     """每次每单在100元以下(含100元): front-line staff (seed 004 §2.5)."""
-    room_manager_fen: int = Field(50_000, gt=0)
+    room_manager_fen: int = Field(50_000, gt=0, le=CEILING_FEN)
     """每次每单争议费用在500元以下(含500元): room manager (室经理, seed 004 §2.5)."""
-    centre_manager_fen: int = Field(200_000, gt=0)
+    centre_manager_fen: int = Field(200_000, gt=0, le=CEILING_FEN)
     """在2000元以下(含2000元): centre / regional branch manager; above: leadership (004 §2.5)."""
     front_line_user_types: frozenset[str] = frozenset({"prepaid"})
     """仅限智能网用户: front-line authority for prepaid customers only (seed 004 §2.5)."""
-    charge_types: dict[str, ChargeType] = Field(default_factory=lambda: dict(DEFAULT_CHARGE_TYPES))
+    charge_types: dict[str, ChargeType] = Field(
+        default_factory=lambda: dict(DEFAULT_CHARGE_TYPES), min_length=1, max_length=100
+    )
     """What a refund may be for; `front_line` ones are the seed's 梦网、营销方案漏赠送 (§2.5).
     A refund that names no charge type never falls to the front line."""
     sp_charge_type: str = Field("monternet", min_length=1, max_length=32)
@@ -81,7 +89,7 @@ class AuthorityPolicy(BaseModel):
     a paid SP charge after the proof window (seed 002: 代理方应先行向用户做暂退费处理)."""
     system_approver: str = Field("policy:sp_provisional_refund", min_length=1, max_length=64)
     """Who the audit names as approver of a system-approved refund (never the requester)."""
-    max_amount_fen: int = Field(100_000_000, gt=0)
+    max_amount_fen: int = Field(100_000_000, gt=0, le=CEILING_FEN)
     """1,000,000.00 CNY: an input ceiling, not a seed rule (above it an amount is absurd)."""
 
     @field_validator("room_manager_fen", "centre_manager_fen")
@@ -91,6 +99,14 @@ class AuthorityPolicy(BaseModel):
         lower = info.data.get(below[str(info.field_name)])
         if lower is not None and value <= lower:
             raise ValueError(f"must be greater than {below[str(info.field_name)]} ({lower})")
+        return value
+
+    @field_validator("charge_types")
+    @classmethod
+    def _codes(cls, value: dict[str, ChargeType]) -> dict[str, ChargeType]:
+        bad = [code for code in value if not _CODE.fullmatch(code)]
+        if bad:
+            raise ValueError(f"codes must be 1-32 of a-z, 0-9 and _: {bad[0]!r}")
         return value
 
     @field_validator("sp_charge_type")

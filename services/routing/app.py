@@ -48,7 +48,9 @@ async def _start_timers(rt: Runtime) -> None:
         async def surges(rt: Runtime) -> int:
             return await worker.tick(rt.db)
 
-        every(rt, "surge worker", surges, interval_s=settings.surge_interval_s)
+        # Woken by the commit that records a signal; otherwise often enough to keep its lease.
+        idle = min(settings.scheduler_idle_s, settings.surge_lease_s / 3)
+        every(rt, "surge worker", surges, interval_s=settings.surge_interval_s, idle_s=idle)
 
     async def fire_cluster(uow: UnitOfWork, cluster_id: Any, now: datetime) -> bool:
         return await majors.fire_cluster_plan_missed(uow, settings, cluster_id, now)

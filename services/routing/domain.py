@@ -1,4 +1,5 @@
-"""Routing rules: the default department directory and responsibility matrix. No I/O."""
+"""Routing rules: the dispatch table (dispatch.json), priority, escalation and access. No I/O
+beyond reading the dispatch table's data file."""
 
 from __future__ import annotations
 
@@ -8,27 +9,8 @@ from pathlib import Path
 
 from shared.access import Scope
 
-
-@dataclass(frozen=True)
-class Department:
-    code: str
-    name: str
-    kind: str
-    manager: str
-
-
-DEFAULT_DEPARTMENTS = (
-    Department("frontdesk_10086", "10086 front desk", "front_desk", "shift_leader_10086"),
-    Department("service_hall", "Service halls", "service_hall", "marketing_manager"),
-    Department("network_maintenance", "Network maintenance", "back_office", "mgr_network"),
-    Department("billing_support", "Billing support", "back_office", "mgr_billing"),
-    Department("value_added", "Value-added / SP business", "back_office", "mgr_value_added"),
-    Department("marketing", "Marketing and tariffs", "back_office", "mgr_marketing"),
-    Department("service_management", "Service management", "back_office", "mgr_service"),
-    Department("device_support", "Device support", "back_office", "mgr_device"),
-    Department("leadership", "Company leadership", "leadership", "leader_in_charge"),
-)
-
+# The department directory lives in routing's database (seeded by the migration
+# 20261122_seed_departments, changed by ops with PUT /v1/departments/{code}, audited).
 DISPATCH_PATH = Path(__file__).with_name("dispatch.json")
 
 
@@ -100,12 +82,16 @@ class EscalationPolicy:
     """Who supervises, and when routing escalates by itself (责任追究)."""
 
     ping_pong_transfers: int = 3
-    """The transfer that makes a ticket ping-pong (the third by default) escalates it."""
+    """The transfer that makes a ticket ping-pong (the third by default) escalates it: buck-
+    passing goes to the manager (seed 004 §2.3, 推诿扯皮; the seed gives no count)."""
     progress_notice_after_days: int = 4
-    """A fix open longer than this owes the complaining department a progress notice..."""
+    """A fix open longer than this owes the complaining department a progress notice...
+    (seed 004 §3.5: 解决投诉处理时间超过4天以上的投诉, 通过邮件方式(固定模板)通报处理进度)"""
     progress_notice_every_days: int = 1
-    """...and another every period until it is closed."""
+    """...and another every period until it is closed (no seed number: daily)."""
     temporary_plan_within_minutes: int = 60
+    """A defect-caused major complaint's temporary plan is due within this many minutes
+    (seed 004 §3.3: 在1小时内作出临时处理方案)."""
     defect_categories: tuple[str, ...] = ("network", "business", "billing")
     """Major complaints in these categories come from a product/service/system defect."""
 

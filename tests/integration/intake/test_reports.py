@@ -16,6 +16,7 @@ import pytest
 
 from services.intake import projections
 from services.intake.settings import IntakeSettings
+from shared.cloudevents import Envelope
 from shared.events import (
     RefundApproved,
     RefundRequested,
@@ -23,6 +24,7 @@ from shared.events import (
     SlaMet,
     SpDisputeOpened,
     SurgeAlertRaised,
+    TicketAssigned,
 )
 from tests.builders import auth, complaint
 
@@ -33,6 +35,7 @@ MONTH = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
 
 async def _apply(rt: Any, handler: Any, event: Any) -> None:
     async with rt.db.uow() as uow:
+        uow.envelope = Envelope(event=event)  # as the consumer applies it
         await handler(event, uow)
         await uow.commit()
 
@@ -335,3 +338,76 @@ def test_targets_from_settings_override_the_seed_defaults(monkeypatch: pytest.Mo
     monkeypatch.setenv("INTAKE_REPORT_TARGETS__REPLY_RATE_MIN", "0.95")
     targets = IntakeSettings().report_targets
     assert (targets.reply_rate_min, targets.timeliness_min) == (0.95, 0.9)
+
+
+async def test_other_departments_responses_to_dispatched_complaints_are_tabled(
+    intake: Any,
+) -> None:
+    """Hand-computed (seed 004 §3.1): A and B go to network maintenance, C to billing support,
+    D stays with the front desk that accepted it (not dispatched). A is replied 2 h after
+    receipt (in time) and resolved, B 30 h after (late), C not at all. Network maintenance:
+    2 dispatched, 2 replied, 1 in time, median (2 + 30) / 2 = 16 h; billing support: 1, 0."""
+    client, rt = intake
+    tickets = []
+    for _ in range(4):
+        r = await client.post("/v1/complaints", json=complaint(), headers=AGENT)
+        tickets.append((r.json()["ticket_no"], r.json()["received_at"]))
+    (a, a_at), (b, b_at), (c, _), (d, _) = tickets
+    owner = "frontdesk_10086"
+    for ticket_no, dept in ((a, "network_maintenance"), (b, "network_maintenance")):
+        await _apply(rt, projections.on_ticket_assigned, _assigned(ticket_no, owner, dept))
+    await _apply(rt, projections.on_ticket_assigned, _assigned(c, owner, "billing_support"))
+    await _apply(rt, projections.on_ticket_assigned, _assigned(d, owner, owner))
+    for ticket_no, received, hours, due_hours in ((a, a_at, 2, 24), (b, b_at, 30, 24)):
+        at = datetime.fromisoformat(received)
+        met = SlaMet(
+            ticket_no=ticket_no,
+            clock="first_reply",
+            due_at=at + timedelta(hours=due_hours),
+            met_at=at + timedelta(hours=hours),
+        )
+        await _apply(rt, projections.on_sla_clock_ended, met)
+    for command, payload in (
+        ("accept", {}),
+        ("start", {}),
+        ("resolve", {"resolution": "已修复", "responsibility": "company"}),
+    ):
+        r = await client.post(f"/v1/complaints/{a}/{command}", json=payload, headers=AGENT)
+        assert r.status_code == 200, r.text
+    report = (
+        await client.get("/v1/reports/monthly", params={"month": MONTH}, headers=MANAGER)
+    ).json()
+    assert report["dispatched"] == [
+        {
+            "department": "network_maintenance",
+            "dispatched": 2,
+            "replied": 2,
+            "replied_in_time": 1,
+            "resolved": 1,
+            "median_hours_to_reply": 16.0,
+            "median_hours_to_resolve": 0.0,
+        },
+        {
+            "department": "billing_support",
+            "dispatched": 1,
+            "replied": 0,
+            "replied_in_time": 0,
+            "resolved": 0,
+            "median_hours_to_reply": None,
+            "median_hours_to_resolve": None,
+        },
+    ]
+    page = await client.get(
+        "/v1/reports/monthly", params={"month": MONTH, "format": "html"}, headers=MANAGER
+    )
+    assert "<td>network_maintenance</td><td>2</td><td>2</td><td>1</td><td>1</td>" in page.text
+
+
+def _assigned(ticket_no: str, owner: str, handler: str) -> TicketAssigned:
+    return TicketAssigned(
+        ticket_no=ticket_no,
+        owner_department=owner,
+        handler_department=handler,
+        reason="matrix:network",
+        assigned_at=datetime.now(UTC),
+    )

@@ -41,6 +41,9 @@ async def test_a_bad_policy_is_refused_naming_the_field_and_changes_nothing(refu
     assert [e["field"] for e in r.json()["errors"]] == ["sp_charge_type"]
     r = await client.put(POLICY, json={**before, "front_line_fen": "lots"}, headers=staff("ops"))
     assert [e["field"] for e in r.json()["errors"]] == ["front_line_fen"]
+    odd = {**before, "charge_types": {"Bad Code": {"name": "x"}}}
+    r = await client.put(POLICY, json=odd, headers=staff("ops"))
+    assert [e["field"] for e in r.json()["errors"]] == ["charge_types"]
     assert await _policy(client) == before
     assert (await client.get(f"{POLICY}/changes", headers=staff("ops"))).json() == []
 

@@ -1,7 +1,7 @@
 """surge_cluster keeps the cluster's temporary plan (text, author)
 
-Revision ID: 0006_routing_cluster_plan
-Revises: 0005_routing_staff_directory
+Revision ID: 0007_routing_cluster_plan
+Revises: 0006_routing_surge_reasons
 Create Date: 2026-12-03
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_routing_cluster_plan"
-down_revision: str | None = "0005_routing_staff_directory"
+revision: str = "0007_routing_cluster_plan"
+down_revision: str | None = "0006_routing_surge_reasons"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
