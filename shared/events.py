@@ -233,6 +233,8 @@ class SurgeAlertRaised(Event):
     count: int
     tickets: list[str]
     raised_at: datetime
+    # why the members were joined, how often each: {"place:翠苑": 3, "symptom:coverage": 3}
+    reasons: dict[str, int] = Field(default_factory=dict)
 
 
 class SurgeResolved(Event):
