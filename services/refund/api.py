@@ -72,6 +72,7 @@ async def request_refund(
         ticket_no=body.ticket_no,
         amount_fen=amount_fen(body.amount, "amount", rules),
         kind=body.kind,
+        charge_type=body.charge_type,
         reason=body.reason,
         actor=actor(principal),
     )

@@ -26,6 +26,8 @@ class RequestRefund:
     kind: RefundKind
     reason: str
     actor: Actor
+    charge_type: str | None = None
+    """What the charge was for (AuthorityPolicy.charge_types); None: not stated."""
     refund_id: str | None = None
     dispute_id: str | None = None
     """Set for the provisional refund of an SP dispute (the complaint may be closed by then)."""

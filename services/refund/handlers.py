@@ -13,6 +13,7 @@ from services.refund import domain
 from services.refund.audit_log import record, snapshot
 from services.refund.authority import (
     AuthorityError,
+    AuthorityPolicy,
     FieldError,
     FourEyesViolation,
     authority_base,
@@ -89,6 +90,11 @@ async def load_refund(uow: UnitOfWork, refund_id: str) -> Refund:
     return refund
 
 
+async def judged_under(uow: UnitOfWork, refund: Refund, rules: RefundRules) -> AuthorityPolicy:
+    """The authority policy a refund was decided under: its approval follows the same rule."""
+    return await rules.policies.at_version(uow.session, refund.policy_version)
+
+
 async def lock_complaint(uow: UnitOfWork, ticket_no: str, now: datetime) -> None:
     """Serialise refund requests on one complaint: lock its ledger row and bump its version
     (a concurrent request either waits for the lock or fails its version check)."""
@@ -111,18 +117,23 @@ async def request_refund(
     view = await known_ticket(uow, cmd.ticket_no, must_be_open=cmd.dispute_id is None)
     await lock_complaint(uow, cmd.ticket_no, now)
     rows = await uow.session.scalars(select(Refund).where(Refund.ticket_no == cmd.ticket_no))
-    role = authority_role(cmd.actor.roles, rules.policy)
+    # The complaint is judged under the policy in force when it was received.
+    version, policy = await rules.policies.versioned(uow.session, view.received_at)
+    role = authority_role(cmd.actor.roles, policy)
+    # A dispute's provisional refund is for the disputed SP charge (seed 002).
+    charge_type = cmd.charge_type or (policy.sp_charge_type if cmd.dispute_id else None)
     try:
         decision = decide_on_request(
             requester_role=role,
             requester_id=cmd.actor.id,
             existing_total=authority_base(
-                rows.all(), requester_id=cmd.actor.id, now=now, policy=rules.policy
+                rows.all(), requester_id=cmd.actor.id, now=now, policy=policy
             ),
             amount=cmd.amount_fen,
             kind=cmd.kind,
             user_type=view.user_type,
-            policy=rules.policy,
+            charge_type=charge_type,
+            policy=policy,
         )
     except FieldError as exc:
         raise Invalid(exc.field, exc.message) from exc
@@ -130,6 +141,8 @@ async def request_refund(
         id=cmd.refund_id or domain.new_id("RF", now),
         ticket_no=cmd.ticket_no,
         kind=decision.kind.value,
+        charge_type=decision.charge_type,
+        policy_version=version,
         amount_fen=decision.amount_fen,
         payout_fen=decision.counted_fen,
         total_fen=decision.total_fen,
@@ -142,7 +155,7 @@ async def request_refund(
         requested_at=now,
         dispute_id=cmd.dispute_id,
     )
-    by_policy = cmd.actor.id == domain.SYSTEM_ACTOR and decision.kind in rules.policy.system_kinds
+    by_policy = cmd.actor.id == domain.SYSTEM_ACTOR and decision.kind in policy.system_kinds
     if decision.approved:
         _decide(refund, RefundStatus.APPROVED, cmd.actor.id, role, now, "within own authority")
     elif not by_policy:
@@ -158,10 +171,13 @@ async def request_refund(
             required_role=None if decision.approved else refund.required_role,
             requested_by=refund.requested_by,
             requested_at=now,
+            charge_type=refund.charge_type,
+            tier=refund.required_role,
+            tier_limit_fen=policy.limit_of(refund.required_role),
         )
     )
     if decision.approved:
-        uow.publish(_approved(refund))
+        uow.publish(_approved(refund, policy))
     await record(
         uow,
         rules,
@@ -174,10 +190,10 @@ async def request_refund(
         reason=cmd.reason,
     )
     if by_policy:
-        approver = rules.policy.system_approver
+        approver = policy.system_approver
         before = snapshot(refund)
         _decide(refund, RefundStatus.APPROVED, approver, "system", now, "approved by policy")
-        uow.publish(_approved(refund))
+        uow.publish(_approved(refund, policy))
         await record(
             uow,
             rules,
@@ -208,7 +224,7 @@ def _decide(
     refund.escalate_at = None
 
 
-def _approved(refund: Refund) -> RefundApproved:
+def _approved(refund: Refund, policy: AuthorityPolicy) -> RefundApproved:
     assert refund.decided_by is not None and refund.decided_at is not None
     return RefundApproved(
         ticket_no=refund.ticket_no,
@@ -217,6 +233,9 @@ def _approved(refund: Refund) -> RefundApproved:
         amount_fen=refund.payout_fen,
         approved_by=refund.decided_by,
         approved_at=refund.decided_at,
+        charge_type=refund.charge_type,
+        tier=refund.required_role,
+        tier_limit_fen=policy.limit_of(refund.required_role),
     )
 
 
@@ -229,13 +248,14 @@ async def _authorised(uow: UnitOfWork, cmd: DecideRefund, rules: RefundRules) ->
         raise Conflict(
             title="Refund already decided", detail=str(exc), status_now=refund.status
         ) from exc
+    policy = await judged_under(uow, refund, rules)
     try:
         check_approval(
-            approver_role=authority_role(cmd.actor.roles, rules.policy),
+            approver_role=authority_role(cmd.actor.roles, policy),
             approver_id=cmd.actor.id,
             requester_id=refund.requested_by,
             refund=refund,
-            policy=rules.policy,
+            policy=policy,
         )
     except AuthorityError as exc:
         four_eyes = isinstance(exc, FourEyesViolation)
@@ -252,10 +272,11 @@ async def approve_refund(
     uow: UnitOfWork, cmd: DecideRefund, rules: RefundRules, now: datetime
 ) -> Refund:
     refund = await _authorised(uow, cmd, rules)
-    role = authority_role(cmd.actor.roles, rules.policy)
+    policy = await judged_under(uow, refund, rules)
+    role = authority_role(cmd.actor.roles, policy)
     before = snapshot(refund)
     _decide(refund, RefundStatus.APPROVED, cmd.actor.id, role, now, cmd.note)
-    uow.publish(_approved(refund))
+    uow.publish(_approved(refund, policy))
     await record(
         uow,
         rules,
@@ -274,7 +295,7 @@ async def reject_refund(
     uow: UnitOfWork, cmd: DecideRefund, rules: RefundRules, now: datetime
 ) -> Refund:
     refund = await _authorised(uow, cmd, rules)
-    role = authority_role(cmd.actor.roles, rules.policy)
+    role = authority_role(cmd.actor.roles, await judged_under(uow, refund, rules))
     before = snapshot(refund)
     reason = cmd.note or "rejected"
     _decide(refund, RefundStatus.REJECTED, cmd.actor.id, role, now, reason)

@@ -28,6 +28,7 @@ from services.routing.schemas import (
     HistoryRead,
     MatrixRule,
     MatrixWrite,
+    ProductRuleRead,
     QueueItem,
     ReasonBody,
     SupervisionRead,
@@ -271,6 +272,23 @@ async def get_matrix(_: Staff, rt: Rt) -> list[MatrixRule]:
             await session.scalars(select(ResponsibilityRule).order_by(ResponsibilityRule.category))
         ).all()
     return [MatrixRule.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.get(
+    "/responsibility/products",
+    response_model=list[ProductRuleRead],
+    summary="Dispatch by product, tried before the matrix (dispatch.json, ROUTING_DISPATCH_PATH)",
+)
+async def get_product_rules(_: Staff, routing: Uses) -> list[ProductRuleRead]:
+    return [
+        ProductRuleRead(
+            products=sorted(r.products),
+            categories=sorted(r.categories),
+            department_code=r.department,
+            source=r.source,
+        )
+        for r in routing.dispatch.products
+    ]
 
 
 @router.put(
