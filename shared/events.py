@@ -212,6 +212,9 @@ class TicketEscalated(Event):
     supervisor: str
     handler_department: str
     escalated_at: datetime
+    cluster_id: str | None = Field(
+        None, description="Escalated with its same-content cluster: staff hear once per cluster"
+    )
 
 
 class TicketMarkedMajor(Event):
@@ -233,6 +236,8 @@ class SurgeAlertRaised(Event):
     count: int
     tickets: list[str]
     raised_at: datetime
+    # why the members were joined, how often each: {"place:翠苑": 3, "symptom:coverage": 3}
+    reasons: dict[str, int] = Field(default_factory=dict)
 
 
 class SurgeResolved(Event):

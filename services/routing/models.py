@@ -170,7 +170,24 @@ class SurgeCluster(Base):
     major_noticed_at: Mapped[datetime | None]
     temporary_plan_due_at: Mapped[datetime | None] = mapped_column(index=True)
     temporary_plan_at: Mapped[datetime | None]
+    temporary_plan_text: Mapped[str | None] = mapped_column(Text)
+    temporary_plan_by: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # why each member joined: [{"ticket_no", "reasons": ["place:翠苑", ...]}], oldest first
+    members: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    reasons: Mapped[dict[str, int] | None] = mapped_column(JSON)  # how often each reason
+
+
+class SurgeCorrection(Base):
+    """What an ops merge or split taught the surge detector, as data it loads on every start:
+    alias (p:石牌桥地铁站 is p:岗顶 from now on) or distinct (新世界 and 金沙洲新世界 are two)."""
+
+    __tablename__ = "surge_correction"
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+    cluster_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SurgeAlertLog(Base):

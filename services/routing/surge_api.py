@@ -13,11 +13,18 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from services.routing.models import Incident, SurgeAlertLog, SurgeCluster, SurgeSignal
+from services.routing import majors
+from services.routing.models import (
+    Incident,
+    SurgeAlertLog,
+    SurgeCluster,
+    SurgeCorrection,
+    SurgeSignal,
+)
 from services.routing.schemas import CATEGORY
 from shared.auth import Principal, require_roles
 from shared.db import utcnow
-from shared.errors import PROBLEM_RESPONSES, Problem, field_error
+from shared.errors import PROBLEM_RESPONSES, DomainError, Problem, field_error
 from shared.service import Runtime, runtime
 
 router = APIRouter(tags=["surges"], responses=PROBLEM_RESPONSES)
@@ -37,6 +44,31 @@ class AlertRead(BaseModel):
     notify_role: str
     count: int
     raised_at: datetime
+
+
+class MemberRead(BaseModel):
+    """Why one complaint is in the cluster: what it shares with the members before it."""
+
+    ticket_no: str
+    reasons: list[str] = Field(
+        description="place:/district:/symptom:/product:/similarity:,"
+        " ops_merge:/ops_split:<cluster>;"
+        " empty for the complaint that started the cluster"
+    )
+    place: str | None = None
+    symptom: str | None = None
+    product: str | None = None
+    similarity: float | None = Field(None, description="MinHash Jaccard estimate, 0..1")
+    by_ops: str | None = Field(None, description="merge or split, when ops moved it here")
+
+
+class CorrectionRead(BaseModel):
+    kind: str = Field(description="alias (name is value from now on) | distinct (two places)")
+    name: str
+    value: str
+    cluster_id: str
+    created_at: datetime
+    tsv: str | None = Field(None, description="The row for places.tsv / products.tsv (aliases)")
 
 
 class SurgeRead(BaseModel):
@@ -63,7 +95,11 @@ class SurgeRead(BaseModel):
         None, description="Major: the responsible department's temporary plan is due (1 hour)"
     )
     temporary_plan_at: datetime | None = None
+    temporary_plan_text: str | None = None
+    temporary_plan_by: str | None = None
     alerts: list[AlertRead] = Field(default_factory=list)
+    members: list[MemberRead] = Field(default_factory=list, description="Why each one joined")
+    reasons: dict[str, int] = Field(default_factory=dict, description="How often each reason")
 
 
 class MergeBody(BaseModel):
@@ -115,6 +151,33 @@ class IncidentRead(BaseModel):
     closed_at: datetime | None
 
 
+def _member(raw: dict[str, Any]) -> MemberRead:
+    reasons = [str(r) for r in raw.get("reasons", [])]
+    first: dict[str, str] = {}
+    for r in reasons:
+        kind, _, value = r.partition(":")
+        first.setdefault(kind, value)
+    similarity = first.get("similarity")
+    ops = "merge" if "ops_merge" in first else "split" if "ops_split" in first else None
+    return MemberRead(
+        ticket_no=str(raw["ticket_no"]), reasons=reasons,
+        place=first.get("place") or first.get("district"), symptom=first.get("symptom"),
+        product=first.get("product"), similarity=float(similarity) if similarity else None,
+        by_ops=ops,
+    )  # fmt: skip
+
+
+def _correction(row: SurgeCorrection) -> CorrectionRead:
+    tsv = None
+    if row.kind == "alias":
+        level = "place" if row.name.startswith("p:") else None
+        tsv = "\t".join([row.name[2:], row.value[2:], *([level] if level else [])])
+    return CorrectionRead(
+        kind=row.kind, name=row.name, value=row.value, cluster_id=row.cluster_id,
+        created_at=row.created_at, tsv=tsv,
+    )  # fmt: skip
+
+
 def _read(c: SurgeCluster, alerts: list[SurgeAlertLog] | None = None) -> SurgeRead:
     answered = (
         (c.answered_at - c.discovered_at).total_seconds()
@@ -122,9 +185,15 @@ def _read(c: SurgeCluster, alerts: list[SurgeAlertLog] | None = None) -> SurgeRe
         else None
     )
     return SurgeRead(
-        **{k: getattr(c, k) for k in SurgeRead.model_fields if hasattr(c, k) and k != "alerts"},
+        **{
+            k: getattr(c, k)
+            for k in SurgeRead.model_fields
+            if hasattr(c, k) and k not in ("alerts", "members", "reasons")
+        },
         time_to_first_answer_seconds=answered,
         alerts=[AlertRead.model_validate(a, from_attributes=True) for a in alerts or []],
+        members=[_member(m) for m in c.members or []],
+        reasons=c.reasons or {},
     )
 
 
@@ -142,6 +211,17 @@ async def list_surges(
     async with rt.db.sessions() as s:
         rows = (await s.scalars(query.order_by(SurgeCluster.count.desc()).limit(limit))).all()
     return [_read(c) for c in rows]
+
+
+@router.get(
+    "/v1/surges/corrections",
+    response_model=list[CorrectionRead],
+    summary="What ops merges and splits taught the detector (aliases, distinct places)",
+)
+async def list_corrections(_: Staff, rt: Rt) -> list[CorrectionRead]:
+    async with rt.db.sessions() as s:
+        rows = (await s.scalars(select(SurgeCorrection).order_by(SurgeCorrection.created_at))).all()
+    return [_correction(r) for r in rows]
 
 
 @router.get("/v1/surges/{cluster_id}", response_model=SurgeRead, summary="One cluster")
@@ -251,6 +331,25 @@ async def first_answer(
         await uow.commit()
         response.headers["Location"] = f"/v1/surges/{cluster_id}"
         return _answer(cluster)
+
+
+@router.post(
+    "/v1/surges/{cluster_id}/temporary-plan",
+    response_model=SurgeRead,
+    summary="A major cluster's temporary plan (临时方案, within 1 hour): ends its clock",
+)
+async def temporary_plan(
+    cluster_id: str, body: FirstAnswerBody, principal: Staff, rt: Rt
+) -> SurgeRead:
+    async with rt.db.uow() as uow:
+        try:
+            cluster = await majors.record_cluster_plan(
+                uow, cluster_id, principal.sub, body.text, utcnow()
+            )
+        except DomainError as exc:
+            raise exc.problem() from exc
+        await uow.commit()
+        return _read(cluster)
 
 
 def _answer(c: SurgeCluster) -> FirstAnswerRead:

@@ -27,6 +27,7 @@ from services.routing.models import (
     Incident,
     SurgeAlertLog,
     SurgeCluster,
+    SurgeCorrection,
     SurgeCursor,
     SurgeInput,
     SurgeSignal,
@@ -249,7 +250,7 @@ class SurgeWorker:
                 if row is not None and row.state == "active":
                     row.state = why
             for alert in batch.alerts:
-                await _raise(uow, alert, self.config)
+                await _raise(uow, alert, self.config, self._reasons(alert.cluster_id))
             for ticket, cluster_id in batch.newly_major.items():
                 uow.publish(
                     TicketMarkedMajor(
@@ -268,9 +269,27 @@ class SurgeWorker:
                     row.incident_id = incident_id
             for cluster_id, resolution, at in batch.resolved:
                 await _resolve(uow, cluster_id, resolution, at)
+            for c in self.detector.new_corrections():
+                if await uow.session.get(SurgeCorrection, (c.kind, c.name, c.value)) is None:
+                    uow.session.add(
+                        SurgeCorrection(
+                            kind=c.kind,
+                            name=c.name,
+                            value=c.value,
+                            cluster_id=c.cluster_id,
+                            created_at=now,
+                        )
+                    )
             await uow.commit()
         self.last_seq = new_seq
         return True
+
+    def _reasons(self, cluster_id: str) -> dict[str, int]:
+        assert self.detector is not None
+        try:
+            return self.detector.cluster(cluster_id).reasons
+        except KeyError:
+            return {}
 
     async def _project(self, uow: UnitOfWork, cluster_id: str) -> None:
         assert self.detector is not None
@@ -307,6 +326,8 @@ class SurgeWorker:
             "discovered_at": info.discovered_at,
             "answer_due_at": info.answer_due_at,
             "answered_at": info.answered_at,
+            "members": [{"ticket_no": t, "reasons": list(why)} for t, why in info.members],
+            "reasons": info.reasons,
         }
         if row is None:
             uow.session.add(
@@ -337,9 +358,14 @@ class SurgeWorker:
             )
             inputs = await _inputs(s, signals)
             incidents = list((await s.scalars(select(Incident))).all())
+            taught = (await s.scalars(select(SurgeCorrection))).all()
+        detector.teach(
+            surge.Correction(r.kind, r.name, r.value, r.cluster_id) for r in taught
+        )  # what ops taught, however old
         scratch = _Batch()
         for signal in signals:
             self._apply(signal, inputs, incidents, scratch)  # scratch is dropped: no writes
+        detector.new_corrections()  # replayed merges teach what is stored already
         self.last_seq = upto
         log.info("surge worker %s rebuilt %d signals up to %d", self.me, len(signals), upto)
 
@@ -360,7 +386,9 @@ def _matches(incident: Incident, c: surge.Complaint) -> bool:
     return not incident.keywords or any(k in c.text for k in incident.keywords)
 
 
-async def _raise(uow: UnitOfWork, alert: surge.Alert, config: surge.SurgeConfig) -> None:
+async def _raise(
+    uow: UnitOfWork, alert: surge.Alert, config: surge.SurgeConfig, reasons: dict[str, int]
+) -> None:
     scope = alert.scope or ""
     key = (alert.cluster_id, str(alert.rule), scope)
     if await uow.session.get(SurgeAlertLog, key) is not None:
@@ -416,6 +444,7 @@ async def _raise(uow: UnitOfWork, alert: surge.Alert, config: surge.SurgeConfig)
             count=alert.count,
             tickets=list(alert.tickets),
             raised_at=alert.raised_at,
+            reasons=reasons,
         )
     )
 

@@ -11,6 +11,7 @@ why its members were joined.
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass
 
 from services.routing.surge.features import Features
@@ -55,11 +56,14 @@ class Profile:
                 self.products.add(value)
 
 
-def _place_agrees(mine: set[str], theirs: set[str]) -> str | None:
-    """A shared place: equal, or one name inside the other (天河华景新城 / 华景新城)."""
+def _place_agrees(
+    mine: set[str], theirs: set[str], distinct: Set[tuple[str, str]] = frozenset()
+) -> str | None:
+    """A shared place: equal, or one name inside the other (天河华景新城 / 华景新城) unless ops
+    split those two apart."""
     for a in sorted(mine):
         for b in theirs:
-            if a in b or b in a:
+            if a == b or ((a in b or b in a) and (min(a, b), max(a, b)) not in distinct):
                 return a if len(a) <= len(b) else b
     return None
 
@@ -73,6 +77,7 @@ def decide(
     text_alone: float,
     text_confirmed: float,
     text_strong: float = 0.0,
+    distinct: Set[tuple[str, str]] = frozenset(),
 ) -> Decision:
     """Join or not, how strongly, and why."""
     mine = Profile.empty()
@@ -80,7 +85,7 @@ def decide(
     agree: list[str] = []
     if located:
         if mine.places and cluster.places:
-            place = _place_agrees(mine.places, cluster.places)
+            place = _place_agrees(mine.places, cluster.places, distinct)
             if place is None:
                 return Decision(False, 0, ("another place",))
             agree.append(f"place:{place}")
