@@ -212,6 +212,9 @@ class TicketEscalated(Event):
     supervisor: str
     handler_department: str
     escalated_at: datetime
+    cluster_id: str | None = Field(
+        None, description="Escalated with its same-content cluster: staff hear once per cluster"
+    )
 
 
 class TicketMarkedMajor(Event):

@@ -31,6 +31,8 @@ class Rules:
     default_category: str
     urgent_keywords: tuple[str, ...]
     over_level_channels: frozenset[str]
+    media_channels: frozenset[str] = frozenset()
+    """A complaint arriving through these comes from the media: major, seed 004 §3.3 (1)."""
 
 
 @lru_cache
@@ -43,7 +45,13 @@ def load_rules(path: Path = RULES_PATH) -> Rules:
         default_category=data["default_category"],
         urgent_keywords=tuple(data["urgent_keywords"]),
         over_level_channels=frozenset(data["over_level_channels"]),
+        media_channels=frozenset(data.get("media_channels", ())),
     )
+
+
+def is_media(channel: str, rules: Rules | None = None) -> bool:
+    """A complaint the media brought (媒体介入): major by seed 004 §3.3 criterion 1."""
+    return channel in (rules or load_rules()).media_channels
 
 
 def is_over_level(channel: str, rules: Rules | None = None) -> bool:

@@ -60,7 +60,7 @@ async def register_complaint(cmd: RegisterComplaint, uow: UnitOfWork) -> Complai
     severity = domain.judge_severity(
         data.description,
         domain.MajorFacts(
-            media_involved=data.media_involved,
+            media_involved=data.media_involved or domain.is_media(data.channel),
             lawsuit=data.lawsuit,
             business_disrupted=data.business_disrupted,
             joint_complainants=data.joint_complainants,

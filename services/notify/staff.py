@@ -65,6 +65,8 @@ class StaffMail:
     async def on_ticket_escalated(self, event: TicketEscalated, uow: UnitOfWork) -> None:
         row = await contact(uow, event.ticket_no)
         row.supervisor, row.handler_department = event.supervisor, event.handler_department
+        if event.cluster_id:
+            return  # the cluster's one digest (StaffAlertRaised) told them, not one per ticket
         values = {
             "ticket_no": event.ticket_no,
             "supervisor": event.supervisor,

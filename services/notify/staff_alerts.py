@@ -61,6 +61,11 @@ TEXTS: dict[str, tuple[str, str, str]] = {
         "同内容投诉（{count}单）已被认定为重大投诉",
         "请知悉并督办；责任部门（{departments}）须于{due}前提出临时方案。",
     ),
+    "temporary_plan": (
+        "请1小时内提交临时方案",
+        "同内容投诉（{count}单）已按重大投诉处理，由贵部门牵头处理",
+        "请于{due}前在投诉处理系统中提交临时方案。",
+    ),
     "temporary_plan_overdue": (
         "临时方案超时",
         "重大投诉（{count}单）的临时方案已于{due}超时，责任部门（{departments}）尚未提交",

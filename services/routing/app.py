@@ -10,11 +10,11 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.orm import InstrumentedAttribute
 
-from services.routing import staff_api, surge_api
+from services.routing import majors, staff_api, surge_api
 from services.routing.api import router
 from services.routing.consumer import make_handlers
 from services.routing.handlers import Routing
-from services.routing.models import Assignment, platform
+from services.routing.models import Assignment, SurgeCluster, platform
 from services.routing.settings import RoutingSettings
 from services.routing.surge import text as surge_text
 from services.routing.surge_worker import SurgeWorker
@@ -56,6 +56,14 @@ async def _start_timers(rt: Runtime) -> None:
         # Woken by the commit that records a signal; otherwise often enough to keep its lease.
         idle = min(settings.scheduler_idle_s, settings.surge_lease_s / 3)
         every(rt, "surge worker", surges, interval_s=settings.surge_interval_s, idle_s=idle)
+
+    async def fire_cluster(uow: UnitOfWork, cluster_id: Any, now: datetime) -> bool:
+        return await majors.fire_cluster_plan_missed(uow, settings, cluster_id, now)
+
+    tick, next_due = row_timer(
+        SurgeCluster.id, SurgeCluster.temporary_plan_due_at, fire_cluster, batch=BATCH
+    )
+    every(rt, "cluster temporary-plan clock", tick, next_due=next_due)
     _timer(rt, "progress notices", Assignment.next_progress_notice_at, Routing.fire_progress_notice)
     _timer(
         rt,

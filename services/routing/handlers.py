@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from services.routing import domain
+from services.routing import domain, majors
 from services.routing.models import (
     Assignment,
     AssignmentHistory,
@@ -272,11 +272,27 @@ class Routing:
             return
         a.major = True
         a.priority = min(a.priority, 1)
-        await self.escalate(uow, a, "major", event.reason, utcnow())
+        now = utcnow()
+        await self.escalate(uow, a, "major", event.reason, now, cluster_id=event.cluster_id)
+        if event.cluster_id:  # one notice and one temporary-plan clock for the cluster
+            await majors.start_cluster_plan_clock(
+                uow, self.settings, event.cluster_id, a.ticket_no, now
+            )
+        elif a.category in self.policy.defect_categories and a.temporary_plan_due_at is None:
+            a.temporary_plan_due_at = now + timedelta(
+                minutes=self.policy.temporary_plan_within_minutes
+            )
 
     # --- commands -----------------------------------------------------------------------
     async def escalate(
-        self, uow: UnitOfWork, a: Assignment, trigger: str, reason: str, now: datetime
+        self,
+        uow: UnitOfWork,
+        a: Assignment,
+        trigger: str,
+        reason: str,
+        now: datetime,
+        *,
+        cluster_id: str | None = None,
     ) -> str:
         """Appoint a supervisor, open the ledger entry and publish TicketEscalated."""
         handler = await uow.session.get(Department, a.handler_department)
@@ -305,6 +321,7 @@ class Routing:
                 supervisor=supervisor,
                 handler_department=a.handler_department,
                 escalated_at=now,
+                cluster_id=cluster_id,
             )
         )
         return supervisor

@@ -170,6 +170,8 @@ class SurgeCluster(Base):
     major_noticed_at: Mapped[datetime | None]
     temporary_plan_due_at: Mapped[datetime | None] = mapped_column(index=True)
     temporary_plan_at: Mapped[datetime | None]
+    temporary_plan_text: Mapped[str | None] = mapped_column(Text)
+    temporary_plan_by: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # why each member joined: [{"ticket_no", "reasons": ["place:翠苑", ...]}], oldest first
     members: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)

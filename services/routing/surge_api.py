@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from services.routing import majors
 from services.routing.models import (
     Incident,
     SurgeAlertLog,
@@ -23,7 +24,7 @@ from services.routing.models import (
 from services.routing.schemas import CATEGORY
 from shared.auth import Principal, require_roles
 from shared.db import utcnow
-from shared.errors import PROBLEM_RESPONSES, Problem, field_error
+from shared.errors import PROBLEM_RESPONSES, DomainError, Problem, field_error
 from shared.service import Runtime, runtime
 
 router = APIRouter(tags=["surges"], responses=PROBLEM_RESPONSES)
@@ -94,6 +95,8 @@ class SurgeRead(BaseModel):
         None, description="Major: the responsible department's temporary plan is due (1 hour)"
     )
     temporary_plan_at: datetime | None = None
+    temporary_plan_text: str | None = None
+    temporary_plan_by: str | None = None
     alerts: list[AlertRead] = Field(default_factory=list)
     members: list[MemberRead] = Field(default_factory=list, description="Why each one joined")
     reasons: dict[str, int] = Field(default_factory=dict, description="How often each reason")
@@ -328,6 +331,25 @@ async def first_answer(
         await uow.commit()
         response.headers["Location"] = f"/v1/surges/{cluster_id}"
         return _answer(cluster)
+
+
+@router.post(
+    "/v1/surges/{cluster_id}/temporary-plan",
+    response_model=SurgeRead,
+    summary="A major cluster's temporary plan (临时方案, within 1 hour): ends its clock",
+)
+async def temporary_plan(
+    cluster_id: str, body: FirstAnswerBody, principal: Staff, rt: Rt
+) -> SurgeRead:
+    async with rt.db.uow() as uow:
+        try:
+            cluster = await majors.record_cluster_plan(
+                uow, cluster_id, principal.sub, body.text, utcnow()
+            )
+        except DomainError as exc:
+            raise exc.problem() from exc
+        await uow.commit()
+        return _read(cluster)
 
 
 def _answer(c: SurgeCluster) -> FirstAnswerRead:

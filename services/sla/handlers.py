@@ -14,6 +14,7 @@ from services.sla.calendar_store import CalendarCache
 from services.sla.clock import SHANGHAI, Limit
 from services.sla.models import Clock, PolicyVersion
 from services.sla.policy import CLOCK_ORDER, SlaPolicy, met_by
+from services.sla.replan import replan_major
 from services.sla.settings import SlaSettings
 from shared.db import Database, UnitOfWork, utcnow
 from shared.errors import NotYet
@@ -26,6 +27,7 @@ from shared.events import (
     SlaWarning,
     TicketAssigned,
     TicketClassified,
+    TicketMarkedMajor,
     TicketStatusChanged,
     TicketTransferred,
 )
@@ -121,6 +123,10 @@ class Sla:
             domain.refresh(clock, calendar, now, self.rule)
             clocks.append(clock)
         return clocks
+
+    async def on_ticket_marked_major(self, event: TicketMarkedMajor, uow: UnitOfWork) -> None:
+        """Re-plan the clocks under the major policy (seed 004 §3.3)."""
+        await replan_major(self, event, uow)
 
     async def on_ticket_assigned(
         self, event: TicketAssigned | TicketTransferred, uow: UnitOfWork

@@ -5,143 +5,33 @@ first answer is a command that ends the 1-hour clock."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import asyncpg
-import httpx
-import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 
 from services.notify.models import Notification
 from services.notify.sms.sink import SmppSink
-from services.routing.app import create_app
-from services.routing.models import platform
-from services.routing.settings import RoutingSettings
-from services.routing.staff_alerts import parse_shift_starts, shift_of
-from shared.broker import Broker
-from shared.cloudevents import Envelope
+from services.routing.staff_alerts import shift_of
 from shared.db import utcnow
-from shared.events import TicketClassified, TicketReceived
-from shared.service import Runtime
-from tests.builders import auth, eventually, running, settings_for
-from tests.conftest import DbTarget, _pg_dsn
+from tests.builders import auth, eventually
 from tests.integration.notify.conftest import Mailbox, NotifyFactory
-from tests.integration.platform.fixtures import send
-
-Outbox = platform.models.outbox
-AGENT, OPS = auth("agent"), auth("ops")
-SH = ZoneInfo("Asia/Shanghai")
-STARTS = parse_shift_starts("08:00,20:00")
-OUTAGE = [
-    "天河区华景新城这两天手机完全没信号，打电话一直掉线",
-    "华景新城小区信号特别差，电话打不出去，天河区这边",
-    "我住天河华景新城，这两天手机一格信号都没有，通话老是断",
-    "天河区华景新城附近手机没信号，打电话掉线好多次了",
-    "天河华景新城手机没有信号，电话总是掉线，麻烦处理",
-]
-DAY_LEADER = {"name": "王芳", "email": "wangfang@10086.example", "mobile": "13900139001"}
-NIGHT_LEADER = {"name": "李强", "email": "liqiang@10086.example", "mobile": "13900139002"}
-DUTY = {"name": "网络维护部值班台", "email": "noc-duty@10086.example"}
-MANAGER = {"name": "陈刚", "email": "chengang@10086.example", "mobile": "13900139003"}
-
-
-@pytest.fixture
-async def routing_target(db_target: DbTarget, tmp_path: Any) -> AsyncIterator[DbTarget]:
-    """Routing's own database next to notify's (each service owns one)."""
-    if db_target.kind == "sqlite":
-        yield DbTarget("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'routing.db'}", None)
-        return
-    schema = f"{db_target.schema}_r"
-    yield DbTarget("postgresql", db_target.url, schema)
-    conn = await asyncpg.connect(_pg_dsn())
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
-
-
-@pytest.fixture
-async def routing(
-    routing_target: DbTarget, broker: Broker
-) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
-    settings = settings_for(RoutingSettings, routing_target, broker.bootstrap, surge_interval_s=0.1)
-    async with running(create_app(settings)) as pair:
-        yield pair
-
-
-def _in_one_shift(ago: timedelta) -> datetime:
-    """A moment `ago` back whose next ten minutes stay inside one shift."""
-    at = utcnow() - ago
-    if shift_of(at, STARTS, "Asia/Shanghai") != shift_of(
-        at + timedelta(minutes=10), STARTS, "Asia/Shanghai"
-    ):
-        at -= timedelta(minutes=15)
-    return at
-
-
-async def _complain(producer: AIOKafkaProducer, ticket_no: str, text: str, at: datetime) -> None:
-    common = {"ticket_no": ticket_no, "accepting_department": "frontdesk_10086", "received_at": at}
-    received = TicketReceived(
-        **common,
-        channel="hotline",
-        msisdn="+8613800138000",
-        msisdn_masked="138****8000",
-        description=text,
-        location="天河区",
-        desk_id="desk-7",
-    )
-    classified = TicketClassified(
-        **common,
-        category="network",
-        confidence=0.9,
-        rule="test",
-        severity="normal",
-        major=False,
-        channel="hotline",
-        desk_id="desk-7",
-    )
-    for envelope in (Envelope(event=received), Envelope(event=classified)):
-        await send(producer, envelope)
-
-
-async def _directory(client: httpx.AsyncClient) -> None:
-    for path, holders in (
-        (
-            "shift_leader/desk-7",
-            [{**DAY_LEADER, "shift": "08:00"}, {**NIGHT_LEADER, "shift": "20:00"}],
-        ),
-        ("department_contact/network_maintenance", [DUTY]),
-        ("department_manager/network_maintenance", [MANAGER]),
-    ):
-        r = await client.put(f"/v1/staff-directory/{path}", json={"holders": holders}, headers=OPS)
-        assert r.status_code == 200, r.text
-
-
-async def _staff_alerts(rt: Runtime, kind: str | None = None) -> list[dict[str, Any]]:
-    async with rt.db.sessions() as s:
-        rows = (
-            await s.scalars(
-                select(Outbox).where(Outbox.event_type == "StaffAlertRaised").order_by(Outbox.id)
-            )
-        ).all()
-    alerts = [json.loads(r.value) for r in rows]
-    return [a for a in alerts if kind is None or a["kind"] == kind]
-
-
-async def _cluster(client: httpx.AsyncClient, ticket_no: str, size: int) -> dict[str, Any]:
-    async def probe() -> dict[str, Any] | None:
-        r = await client.get("/v1/surges", params={"min_count": 1}, headers=AGENT)
-        for c in r.json():
-            if ticket_no in c["tickets"] and c["count"] >= size:
-                return c  # type: ignore[no-any-return]
-        return None
-
-    return await eventually(probe)  # type: ignore[no-any-return]
+from tests.integration.routing.staff import (
+    AGENT,
+    DAY_LEADER,
+    DUTY,
+    MANAGER,
+    NIGHT_LEADER,
+    OPS,
+    OUTAGE,
+    STARTS,
+    cluster_of,
+    complain,
+    directory,
+    in_one_shift,
+    staff_alerts,
+)
 
 
 async def test_four_at_a_desk_mail_the_shift_leader_on_duty_once_and_ask_the_department(
@@ -152,17 +42,17 @@ async def test_four_at_a_desk_mail_the_shift_leader_on_duty_once_and_ask_the_dep
     smsc: SmppSink,
 ) -> None:
     client, rt = routing
-    await _directory(client)
-    base = _in_one_shift(timedelta(minutes=5))
+    await directory(client)
+    base = in_one_shift(timedelta(minutes=5))
     leader = DAY_LEADER if shift_of(base, STARTS, "Asia/Shanghai") == "08:00" else NIGHT_LEADER
     async with notify_app(consumers_enabled=True) as notify:
         for i in range(4):
-            await _complain(producer, f"SA-{i}", OUTAGE[i], base + timedelta(minutes=i))
-        cluster = await _cluster(client, "SA-0", 4)
-        [desk] = await eventually(lambda: _staff_alerts(rt, "front_desk"))
+            await complain(producer, f"SA-{i}", OUTAGE[i], base + timedelta(minutes=i))
+        cluster = await cluster_of(client, "SA-0", 4)
+        [desk] = await eventually(lambda: staff_alerts(rt, "front_desk"))
         assert desk["count"] == 3 and desk["unit"] == "desk-7" and desk["urgent"]
         assert [p["name"] for p in desk["recipients"]] == [leader["name"]]
-        [ask] = await eventually(lambda: _staff_alerts(rt, "department"))
+        [ask] = await eventually(lambda: staff_alerts(rt, "department"))
         assert [p["name"] for p in ask["recipients"]] == [DUTY["name"]]
         assert ask["due_at"] is not None
 
@@ -183,7 +73,7 @@ async def test_four_at_a_desk_mail_the_shift_leader_on_duty_once_and_ask_the_dep
         [sms] = await eventually(texted, within=20)
         assert sms.startswith("【中国移动】投诉预警：") and "desk-7" in sms
         # the 4th complaint grows the digest (the cluster) without a second message
-        assert cluster["count"] == 4 and len(await _staff_alerts(rt, "front_desk")) == 1
+        assert cluster["count"] == 4 and len(await staff_alerts(rt, "front_desk")) == 1
         assert len(mailbox.to(leader["email"])) == 1
         assert len(_sms_to(smsc, "86" + leader["mobile"])) == 1
         async with notify.rt.db.sessions() as s:
@@ -199,11 +89,11 @@ async def test_the_first_answer_command_ends_the_clock_and_stops_counting(
     routing: Any, producer: AIOKafkaProducer
 ) -> None:
     client, rt = routing
-    base = _in_one_shift(timedelta(minutes=5))
+    base = in_one_shift(timedelta(minutes=5))
     for i in range(3):
-        await _complain(producer, f"SF-{i}", OUTAGE[i], base + timedelta(minutes=i))
-    cluster = await _cluster(client, "SF-0", 3)
-    await eventually(lambda: _staff_alerts(rt, "department"))
+        await complain(producer, f"SF-{i}", OUTAGE[i], base + timedelta(minutes=i))
+    cluster = await cluster_of(client, "SF-0", 3)
+    await eventually(lambda: staff_alerts(rt, "department"))
     url = f"/v1/surges/{cluster['id']}/first-answer"
     noc = auth("agent", sub="noc-1", dept="network_maintenance")
     bad = await client.post(url, json={"text": ""}, headers=noc)
@@ -218,7 +108,7 @@ async def test_the_first_answer_command_ends_the_clock_and_stops_counting(
     assert again.status_code == 200 and again.json()["answered_at"] == r.json()["answered_at"]
     late = await client.post(url, json={"text": "另一个说法"}, headers=noc)
     assert late.status_code == 409
-    await _complain(producer, "SF-3", OUTAGE[3], utcnow() + timedelta(seconds=1))
+    await complain(producer, "SF-3", OUTAGE[3], utcnow() + timedelta(seconds=1))
 
     async def counted() -> dict[str, Any] | None:
         c = (await client.get(f"/v1/surges/{cluster['id']}", headers=AGENT)).json()
@@ -233,16 +123,16 @@ async def test_without_an_answer_the_department_manager_is_alerted_once_after_th
     routing: Any, producer: AIOKafkaProducer
 ) -> None:
     client, rt = routing
-    await _directory(client)
-    base = _in_one_shift(timedelta(hours=2))
+    await directory(client)
+    base = in_one_shift(timedelta(hours=2))
     for i in range(3):
-        await _complain(producer, f"SO-{i}", OUTAGE[i], base + timedelta(minutes=i))
-    await _cluster(client, "SO-0", 3)
-    [overdue] = await eventually(lambda: _staff_alerts(rt, "answer_overdue"))
+        await complain(producer, f"SO-{i}", OUTAGE[i], base + timedelta(minutes=i))
+    await cluster_of(client, "SO-0", 3)
+    [overdue] = await eventually(lambda: staff_alerts(rt, "answer_overdue"))
     assert [p["name"] for p in overdue["recipients"]] == [MANAGER["name"]] and overdue["urgent"]
-    await _complain(producer, "SO-3", OUTAGE[3], base + timedelta(minutes=4))
-    await _cluster(client, "SO-0", 4)
-    assert len(await _staff_alerts(rt, "answer_overdue")) == 1
+    await complain(producer, "SO-3", OUTAGE[3], base + timedelta(minutes=4))
+    await cluster_of(client, "SO-0", 4)
+    assert len(await staff_alerts(rt, "answer_overdue")) == 1
 
 
 async def test_the_directory_refuses_what_it_cannot_use(routing: Any) -> None:
