@@ -79,6 +79,15 @@ VALUES: dict[str, dict[str, str]] = {
         "url": "https://partner.example.com/hooks",
         "reason": "the endpoint answered 410 Gone",
     },
+    "delivery_alert": {
+        "ticket_no": "GD20261122000123",
+        "message": "投诉登记短信",
+        "outcome": "发送结果不明",
+        "recipient": "138****8000",
+        "reason": "发送后未收到网关确认，客户可能已收到也可能未收到；已重发1次，不再重发",
+        "notification_id": "42",
+        "attempts": "2",
+    },
 }
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -188,6 +197,7 @@ STAFF_EXPECTED = {
     "ticket_escalated": "【升级督办】投诉GD20261122000123已升级，督办人：mgr_network",
     "progress_notice": "【处理进展通报】投诉GD20261122000123已处理4天",
     "webhook_disabled": "【Webhook已停用】订阅ep_0123",
+    "delivery_alert": "【发送异常】投诉GD20261122000123的投诉登记短信发送结果不明",
 }
 CODES = re.compile(r"[a-z]+_[a-z_]+|\d+%\|")
 
