@@ -18,7 +18,6 @@ replayed after the next event for the same key applies, dead-lettered after the 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -44,27 +43,9 @@ from shared.parking import ParkedEvents, dead_letter_headers
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[..., Awaitable[None]]
-"""`async def on_event_name(event: EventName, uow: UnitOfWork) -> None` (typed loosely
-until every service has moved off `EnvelopeHandler`: each event class has its own)."""
-
-EnvelopeHandler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
-"""The older shape `(uow, envelope)`, accepted while services move to `Handler`."""
-
-
-def _typed(handler: Handler | EnvelopeHandler) -> Handler:
-    """Adapt an `(uow, envelope)` handler (its first parameter is named `uow`) to the one
-    shape; a handler already taking `(event, uow)` is returned as it is."""
-    params = list(inspect.signature(handler).parameters)
-    if not params or params[0] != "uow":
-        return handler
-    legacy: EnvelopeHandler = handler
-
-    async def typed(event: Event, uow: UnitOfWork) -> None:
-        assert uow.envelope is not None
-        await legacy(uow, uow.envelope)
-
-    return typed
+Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
+"""`async def on_event_name(event: EventName, uow: UnitOfWork) -> None`: each handler takes
+its own catalogue class (hence `Any` here: a handler of one event is not a handler of all)."""
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):
@@ -105,7 +86,7 @@ class ConsumerRunner:
         self.inbox = inbox_model
         self.group = group
         self.bootstrap = bootstrap
-        self.handlers = {model.type_name(): _typed(h) for model, h in handlers.items()}
+        self.handlers = {model.type_name(): h for model, h in handlers.items()}
         self.topics = sorted({model.topic for model in handlers})
         self.dlq_producer = dlq_producer
         self.session_timeout_ms = session_timeout_ms

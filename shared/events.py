@@ -147,6 +147,12 @@ class TicketClassified(Event):
     store_id: str | None = None
     received_at: datetime
     classified_by: str = "system"
+    sp_code: str | None = Field(
+        None, description="The SP it is about: given by the front-end or named in the text"
+    )
+    product: str | None = Field(
+        None, description="The product the text names (sp_lexicon.tsv), for dispatch by product"
+    )
 
 
 class TicketStatusChanged(Event):
@@ -206,6 +212,9 @@ class TicketEscalated(Event):
     supervisor: str
     handler_department: str
     escalated_at: datetime
+    cluster_id: str | None = Field(
+        None, description="Escalated with its same-content cluster: staff hear once per cluster"
+    )
 
 
 class TicketMarkedMajor(Event):
@@ -227,6 +236,8 @@ class SurgeAlertRaised(Event):
     count: int
     tickets: list[str]
     raised_at: datetime
+    # why the members were joined, how often each: {"place:翠苑": 3, "symptom:coverage": 3}
+    reasons: dict[str, int] = Field(default_factory=dict)
 
 
 class SurgeResolved(Event):
@@ -239,14 +250,56 @@ class SurgeResolved(Event):
     resolved_at: datetime
 
 
+class StaffContact(BaseModel):
+    """One person the staff directory names for an alert (routing's directory)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    role: str
+    name: str
+    email: str | None = None
+    mobile: str | None = None
+
+
+class StaffAlertRaised(Event):
+    """An alert for people (surge levels, overdue first answer, major cluster): one digest
+    per cluster and alert, to the recipients routing's directory names; `ticket_no` is the
+    ticket that tipped it. `alert_key` is stable, so a recipient hears of it once."""
+
+    topic: ClassVar[str] = ROUTING_TOPIC
+    alert_key: str
+    kind: str
+    cluster_id: str | None = None
+    unit: str | None = Field(None, description="The desk, hall or department it concerns")
+    count: int
+    tickets: list[str] = Field(default_factory=list, description="The first few, oldest first")
+    departments: list[str] = Field(default_factory=list)
+    recipients: list[StaffContact]
+    urgent: bool = False
+    due_at: datetime | None = None
+    raised_at: datetime
+
+
+class ProgressEntry(BaseModel):
+    """One entry of a ticket's progress (supervision ledger, agents' notes)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    at: datetime
+    author: str
+    text: str
+
+
 class ProgressNoticeDue(Event):
-    """A fix running past its notice period owes the complaining department a progress notice."""
+    """A fix running past its notice period owes the complaining department a progress notice;
+    `final` is the one result notice when a ticket that had notices is resolved."""
 
     topic: ClassVar[str] = ROUTING_TOPIC
     owner_department: str
     handler_department: str
     days_open: int
     due_at: datetime
+    latest: list[ProgressEntry] = Field(default_factory=list, description="Newest first")
+    final: bool = False
+    resolution: str | None = None
 
 
 # --- sla: complaints.sla.v1 -----------------------------------------------------------
@@ -325,6 +378,13 @@ class RefundRequested(Event):
     required_role: str | None = None
     requested_by: str
     requested_at: datetime
+    charge_type: str | None = None
+    tier: str | None = Field(
+        None, description="The least authority that covers it: frontline ... leadership"
+    )
+    tier_limit_fen: int | None = Field(
+        None, description="That authority's inclusive limit under the policy applied (None: none)"
+    )
 
 
 class RefundApproved(Event):
@@ -336,6 +396,9 @@ class RefundApproved(Event):
     amount_fen: int
     approved_by: str
     approved_at: datetime
+    charge_type: str | None = None
+    tier: str | None = Field(None, description="As on RefundRequested")
+    tier_limit_fen: int | None = None
 
 
 class RefundRejected(Event):

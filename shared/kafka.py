@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 SERVICES = ("intake", "routing", "sla", "refund", "notify")
 DEFAULT_PARTITIONS = 6
+EPOCH_TOPIC = "complaints.epoch.v1"
+"""One partition; its first record names the broker's epoch (shared/epoch.py)."""
 
 
 def all_topics() -> list[str]:
@@ -131,8 +133,9 @@ async def create_topics(
     replication: int = 1,
     timeout_s: float = 30.0,
 ) -> None:
-    """Create missing topics; retries while the broker is still starting."""
-    wanted = topics or all_topics()
+    """Create missing topics (by default every topic and the epoch marker, which has one
+    partition); retries while the broker is still starting."""
+    wanted = topics or [*all_topics(), EPOCH_TOPIC]
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="topic-admin")
@@ -143,7 +146,10 @@ async def create_topics(
             if missing:
                 with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(
-                        [NewTopic(t, partitions, replication) for t in missing]
+                        [
+                            NewTopic(t, 1 if t == EPOCH_TOPIC else partitions, replication)
+                            for t in missing
+                        ]
                     )
             return
         except KafkaError:

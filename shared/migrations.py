@@ -139,6 +139,27 @@ def drop_platform_tables() -> None:
     op.drop_table("outbox_message")
 
 
+def create_policy_version_table() -> None:
+    """The `policy_version` table of shared/policy_store.py (a service's run-time policies,
+    versioned and audited), for the migration that introduces it in a service."""
+    op.create_table(
+        "policy_version",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("body", sa.JSON(), nullable=False),
+        sa.Column("previous", sa.JSON(), nullable=True),
+        sa.Column("changed_by", sa.String(length=64), nullable=False),
+        sa.Column("changed_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_policy_version")),
+    )
+    op.create_index(op.f("ix_policy_version_name"), "policy_version", ["name"])
+
+
+def drop_policy_version_table() -> None:
+    op.drop_table("policy_version")
+
+
 def create_parked_event_table() -> None:
     """Create parked_event: consumed events waiting for what they depend on (`NotYet`)."""
 

@@ -1,10 +1,16 @@
 """Transactional outbox: events are rows written with the state change, then relayed.
 
 The relay publishes unsent rows with acks=all and marks them sent only after the
-broker acknowledged them, so a crash anywhere re-sends and never drops. On PostgreSQL
-several relays may run (one per replica): each batch is taken with row locks and only
-the relay holding the oldest unsent row publishes, which keeps per-ticket order. On
-SQLite exactly one relay per service runs (the embedded default is one process each).
+broker acknowledged them, so a crash anywhere re-sends and never drops. Sent rows are kept
+for a retention period (pruned by shared/retention.py), so a broker that comes back empty
+is refilled from them (shared/epoch.py).
+
+Per-ticket order: writers of one key insert their rows under a per-key commit lock, so a
+key's id order is its commit order (`_insert_staged`); the relay sends each key's rows in
+id order, the next only after the broker acknowledged the last. On PostgreSQL several
+relays may run (one per replica) but one publishes at a time (an advisory lock per outbox
+table). On SQLite exactly one relay per service runs (the embedded default is one process
+each) and writers are serialised.
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -25,7 +33,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
-    func,
     insert,
     select,
     text,
@@ -36,6 +43,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from shared.cloudevents import Envelope, encode
 from shared.db import Database, utcnow
+from shared.epoch import BrokerEpoch
 from shared.events import Event
 from shared.observability import record_published, trace_headers
 
@@ -155,13 +163,33 @@ _Staged = tuple[Any, type[Any], dict[str, Any]]
 """(transaction it was staged in, outbox model, row values)"""
 
 
+OUTBOX_LOCK_SPACE = 0x6F62
+"""The advisory-lock key space of the outbox's per-key commit lock (two-int form)."""
+RELAY_LOCK_SPACE = 0x6F63
+"""The advisory-lock key space of the one-publisher-at-a-time relay lock."""
+
+
 @event.listens_for(Session, "before_commit")
 def _insert_staged(session: Session) -> None:
-    """Write the transaction's staged outbox rows, in staging order, before it commits."""
+    """Write the transaction's staged outbox rows, in staging order, before it commits.
+
+    On PostgreSQL, in commit order per key as well: sequence ids are handed out when rows
+    are inserted, not when transactions commit, so two transactions writing one ticket
+    could commit in the opposite order of their ids and a relay would publish the later
+    event first. A per-key transaction lock taken right before the INSERT makes a key's id
+    order its commit order: the next writer of that key gets its id only after this
+    transaction ended. Keys are locked in sorted order (no deadlock between writers);
+    SQLite serialises writers, so its ids are commit order already."""
     staged: list[_Staged] | None = session.info.pop(_STAGED, None)
     if not staged:
         return
     session.flush()  # the state changes first, as before (same transaction either way)
+    if session.get_bind().dialect.name == "postgresql":
+        for key in sorted({row["key"] for _, _, row in staged}):
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(:space, hashtext(current_schema() || :key))"),
+                {"space": OUTBOX_LOCK_SPACE, "key": key},
+            )
     for model in dict.fromkeys(m for _, m, _ in staged):
         session.execute(insert(model), [row for _, m, row in staged if m is model])
 
@@ -184,7 +212,9 @@ def _drop_staged(session: Session, previous_transaction: Any) -> None:
 
 
 class OutboxRelay:
-    """Publishes committed outbox rows in id order; marks them sent after the broker acks."""
+    """Publishes committed outbox rows in batches, each key's rows in id (= commit) order, and
+    marks them sent after the broker's ack. With `epoch`, it also re-publishes retained sent
+    rows when the broker turns out to have come back empty (shared/epoch.py)."""
 
     def __init__(
         self,
@@ -194,12 +224,26 @@ class OutboxRelay:
         *,
         batch_size: int = 200,
         idle_interval_s: float = 0.2,
+        epoch: BrokerEpoch | None = None,
+        epoch_check_interval_s: float = 1.0,
+        retention: timedelta = timedelta(days=7),
+        clock_skew: timedelta = timedelta(seconds=2),
     ) -> None:
         self.db = db
         self.model = model
         self.producer = producer
         self.batch_size = batch_size
         self.idle_interval_s = idle_interval_s
+        self.epoch = epoch
+        self.epoch_check_interval_s = epoch_check_interval_s
+        self.retention = retention
+        self.clock_skew = clock_skew
+        self.epoch_id: str | None = None
+        """The broker epoch this relay last confirmed (None until the first check)."""
+        self.republished = 0
+        """Retained rows queued again because the broker had lost them (all checks)."""
+        self._checked_at = -1e9
+        self._lock_busy = False
         self._wake = asyncio.Event()
         db.on_commit(self._wake.set)
 
@@ -211,6 +255,7 @@ class OutboxRelay:
         while True:
             self._wake.clear()
             try:
+                await self.check_epoch()
                 sent = await self.run_once()
             except asyncio.CancelledError:
                 raise
@@ -219,8 +264,53 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
                 continue
             if sent < self.batch_size:
+                # Another replica's relay holds the lock: ask again soon, it may be done.
+                pause = min(self.idle_interval_s, 0.05) if self._lock_busy else self.idle_interval_s
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.idle_interval_s)
+                    await asyncio.wait_for(self._wake.wait(), pause)
+
+    async def check_epoch(self, *, force: bool = False) -> int:
+        """At most once per interval: if the broker's epoch began after rows were marked sent,
+        those rows may be gone with an earlier broker; queue them again (returns how many)."""
+        loop = asyncio.get_running_loop()
+        if self.epoch is None or (
+            not force and loop.time() - self._checked_at < self.epoch_check_interval_s
+        ):
+            return 0
+        current = await self.epoch.current()
+        self._checked_at = loop.time()
+        if current.id == self.epoch_id:
+            return 0
+        watermark = current.began_at + self.clock_skew
+        async with self.db.uow() as uow:
+            result = await uow.session.execute(
+                update(self.model)
+                .where(
+                    self.model.sent_at.is_not(None),
+                    self.model.sent_at < watermark,
+                    self.model.sent_at >= utcnow() - self.retention,
+                )
+                .values(sent_at=None)
+            )
+            await uow.commit()
+        queued = int(getattr(result, "rowcount", 0) or 0)
+        if queued:
+            log.warning(
+                "broker epoch %s began at %s: re-publishing %d retained outbox rows sent before it",
+                current.id,
+                current.began_at.isoformat(),
+                queued,
+            )
+        self.epoch_id = current.id
+        self.republished += queued
+        return queued
+
+    async def drain(self) -> int:
+        """Publish until nothing is left (a stopping service's last word); returns the count."""
+        total = 0
+        while sent := await self.run_once():
+            total += sent
+        return total
 
     async def run_once(self) -> int:
         """Publish one batch; returns how many rows were marked sent."""
@@ -250,23 +340,29 @@ class OutboxRelay:
         return len(sent_ids)
 
     async def _run_once_locked(self) -> int:
+        """One relay at a time publishes (a transaction advisory lock per outbox table); the
+        others find the lock taken and try again shortly. Skip-locked batches taken by two
+        relays at once could interleave one key's rows across two producers; a single
+        publisher with per-key chains keeps them in id (= commit) order and the batch is
+        still sent concurrently across keys."""
         async with self.db.sessions() as session, session.begin():
+            leader = await session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(:space, hashtext(current_schema() || :t))"),
+                {"space": RELAY_LOCK_SPACE, "t": self.model.__tablename__},
+            )
+            if not leader:
+                self._lock_busy = True
+                return 0
+            self._lock_busy = False
             rows = (
                 await session.scalars(
                     select(self.model)
                     .where(self.model.sent_at.is_(None))
                     .order_by(self.model.id)
                     .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
                 )
             ).all()
             if not rows:
-                return 0
-            head = await session.scalar(
-                select(func.min(self.model.id)).where(self.model.sent_at.is_(None))
-            )
-            if head is not None and head < rows[0].id:
-                # Another relay holds older rows: let it publish them first (per-key order).
                 return 0
             sent_ids = await self._publish(rows)
             if sent_ids:
@@ -275,27 +371,39 @@ class OutboxRelay:
                 )
             return len(sent_ids)
 
-    async def _publish(self, rows: list[Any] | Any) -> list[int]:
-        """Send rows in order and wait for acks; returns the ids acknowledged, in order."""
-        futures = []
+    async def _publish(self, rows: Sequence[Any]) -> list[int]:
+        """Send a batch and wait for the acks; returns the ids acknowledged.
+
+        Keys go out concurrently; within a key a row is sent only after the broker acknowledged
+        the one before it, and the first failure stops that key (its later rows wait for the
+        next batch). So no row of a key is ever accepted ahead of an earlier one, even when
+        the producer cannot be idempotent (Tansu) and a failed request was partly written."""
+        by_key: dict[str, list[Any]] = defaultdict(list)
+        for row in rows:
+            by_key[row.key].append(row)
+        chains = await asyncio.gather(
+            *(self._publish_key(key_rows) for key_rows in by_key.values())
+        )
+        acked = sorted(row_id for chain in chains for row_id in chain)
+        await self.before_mark_sent(acked)
+        return acked
+
+    async def _publish_key(self, rows: list[Any]) -> list[int]:
+        acked: list[int] = []
         for row in rows:
             headers = [(k, v.encode()) for k, v in json.loads(row.headers)]
-            futures.append(
-                await self.producer.send(
+            try:
+                fut = await self.producer.send(
                     row.topic, value=row.value.encode(), key=row.key.encode(), headers=headers
                 )
-            )
-        acked: list[int] = []
-        for row, fut in zip(rows, futures, strict=True):
-            try:
                 await fut
+            except asyncio.CancelledError:
+                raise
             except Exception as exc:
-                # Stop at the first failure: later rows are re-sent after it (order kept).
                 log.warning("publish of outbox row %s failed: %s", row.id, exc)
                 break
             acked.append(row.id)
             record_published(row.event_type, row.topic)
-        await self.before_mark_sent(acked)
         return acked
 
     async def before_mark_sent(self, ids: list[int]) -> None:

@@ -52,9 +52,30 @@ class PolicyStore(Generic[P]):
 
     async def in_force(self, session: AsyncSession, at: datetime | None = None) -> P:
         """The policy in force at `at` (now if None): the latest version changed by then."""
+        return (await self.versioned(session, at))[1]
+
+    async def versioned(
+        self, session: AsyncSession, at: datetime | None = None
+    ) -> tuple[int | None, P]:
+        """The policy in force at `at` and its version id (None: the settings' default), so
+        a decision can record the rule it was taken under."""
         row = await self._row(session, at)
         if row is None:
+            return None, self.default
+        return row.id, self._parse(row)
+
+    async def at_version(self, session: AsyncSession, version: int | None) -> P:
+        """The policy of a recorded version (None: the settings' default)."""
+        if version is None:
             return self.default
+        if version not in self._parsed:
+            row = await session.get(self.table, version)
+            if row is None or row.name != self.name:
+                return self.default
+            return self._parse(row)
+        return self._parsed[version]
+
+    def _parse(self, row: Any) -> P:
         if row.id not in self._parsed:
             self._parsed[row.id] = self.model.model_validate(row.body)
         return self._parsed[row.id]

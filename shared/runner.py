@@ -1,8 +1,13 @@
 """`make run`: the whole system on its embedded default, in one command.
 
 Starts the Tansu broker (memory storage), creates the topics, migrates and starts the
-five services (SQLite files under the data folder) and the gateway, then waits.
-Ctrl-C (or SIGTERM) stops everything; a service that dies is restarted.
+five services (SQLite files under the data folder) and the gateway, then waits. A service
+or a broker that dies is restarted (a restarted broker is empty: the relays notice and
+send their retained outbox rows again, see shared/epoch.py).
+
+Ctrl-C (or SIGTERM) stops in order: the gateway first (no new requests), then a bounded
+wait (`--drain-timeout`) for the outboxes to drain and the consumers to catch up, logging
+what remains, then the services (each stops its consumers, then its relay), the broker last.
 
 `--replicas N` runs N processes of every service (the gateway spreads requests over them);
 with `<SERVICE>_DATABASE_URL` pointing at PostgreSQL this is the scale-out shape on one
@@ -23,6 +28,7 @@ from pathlib import Path
 import httpx
 
 from shared.broker import Broker
+from shared.drain import wait_drained
 from shared.kafka import create_topics
 from shared.migrations import upgrade
 from shared.topology import GATEWAY_PORT, SERVICES, spec
@@ -96,7 +102,10 @@ class System:
             cmd = _uvicorn("shared.gateway:create_app", self.gateway_port)
         else:
             cmd = _uvicorn(spec(name).app, self.ports[name][int(replica or 0)])
-        self.children[child] = subprocess.Popen(cmd, env={**self.env(), "OTEL_SERVICE_NAME": name})
+        # A session of its own: Ctrl-C reaches the runner only, which stops children in order.
+        self.children[child] = subprocess.Popen(
+            cmd, env={**self.env(), "OTEL_SERVICE_NAME": name}, start_new_session=True
+        )
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -125,8 +134,18 @@ class System:
         return False
 
     def supervise(self) -> None:
-        """Restart children that die, until asked to stop."""
+        """Restart children and the broker when they die, until asked to stop."""
         while not self.stopping:
+            process = self.broker.process
+            if process is not None and process.poll() is not None and not self.stopping:
+                print(
+                    f"[run] broker exited with {process.returncode}; restarting it (empty: "
+                    "the relays re-publish their retained outbox rows)",
+                    flush=True,
+                )
+                self.broker.stop()
+                self.broker.start()
+                asyncio.run(create_topics(self.broker.bootstrap))
             for name, child in list(self.children.items()):
                 if child.poll() is not None and not self.stopping:
                     print(f"[run] {name} exited with {child.returncode}; restarting", flush=True)
@@ -134,17 +153,39 @@ class System:
                     self.spawn(name)
             time.sleep(0.5)
 
-    def stop(self) -> None:
+    def stop(self, drain_timeout_s: float = 20.0) -> None:
+        """Gateway, then a bounded drain, then the services, then the broker."""
         self.stopping = True
-        for child in self.children.values():
+        gateway = {k: c for k, c in self.children.items() if k == "gateway"}
+        services = {k: c for k, c in self.children.items() if k != "gateway"}
+        self._terminate(gateway, 5)
+        if self.broker.process is not None and self.broker.process.poll() is None:
+            drained, left = asyncio.run(
+                wait_drained(self.broker.bootstrap, drain_timeout_s, self.data_dir)
+            )
+            if drained:
+                print("[run] drained: outboxes empty, consumers caught up", flush=True)
+            else:
+                print(
+                    f"[run] stopping with work left after {drain_timeout_s:.0f}s: {left}",
+                    flush=True,
+                )
+        self._terminate(services, 20)
+        self.broker.stop()
+
+    @staticmethod
+    def _terminate(children: dict[str, subprocess.Popen[bytes]], within_s: float) -> None:
+        for child in children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
-        for child in self.children.values():
+                child.send_signal(signal.SIGCONT)  # a paused child can stop too
+        for name, child in children.items():
             try:
-                child.wait(15)
+                child.wait(within_s)
             except subprocess.TimeoutExpired:
+                print(f"[run] {name} did not stop in {within_s:.0f}s; killed", flush=True)
                 child.kill()
-        self.broker.stop()
+                child.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,6 +205,12 @@ def main(argv: list[str] | None = None) -> int:
         help="use this Kafka cluster (topics created) instead of the embedded broker",
     )
     parser.add_argument("--replicas", type=int, default=1, help="processes per service (default 1)")
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=float(os.environ.get("RUN_DRAIN_TIMEOUT_S", "20")),
+        help="on stop, how long to wait for outboxes to drain and consumers to catch up",
+    )
     args = parser.parse_args(argv)
     system = System(
         args.data_dir,
@@ -193,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         system.supervise()
     finally:
         print("[run] stopping", flush=True)
-        system.stop()
+        system.stop(args.drain_timeout)
     return 0
 
 

@@ -101,22 +101,31 @@ def every(
 ) -> None:
     """Run `tick` on this replica (supervised; stopped with the service): again at once after
     a tick that fired something, else after at least `interval_s`, then when `next_due`
-    comes, a commit wakes it, or `idle_s` passes (without either, every `interval_s`)."""
+    comes, a commit elsewhere in this process wakes it, or `idle_s` passes (default
+    `scheduler_idle_s`). The tick's own commits (a lease renewed, a cursor moved) do not
+    wake it: they made no new work, and waking on them kept idle timers ticking."""
     if not rt.settings.scheduler_enabled:
         return
     interval = interval_s if interval_s is not None else rt.settings.scheduler_interval_s
     longest = idle_s if idle_s is not None else rt.settings.scheduler_idle_s
     wake = asyncio.Event()
-    rt.db.on_commit(wake.set)
+    ticking: list[asyncio.Task[Any] | None] = [None]
+
+    def on_commit() -> None:
+        if asyncio.current_task() is not ticking[0]:
+            wake.set()
+
+    rt.db.on_commit(on_commit)
 
     async def loop() -> None:
+        ticking[0] = asyncio.current_task()
         while True:
             wake.clear()
             if await tick(rt):
                 await asyncio.sleep(0)
                 continue
             await asyncio.sleep(interval)
-            if wake.is_set() or (next_due is None and idle_s is None):
+            if wake.is_set():
                 continue
             timeout = longest - interval
             if next_due is not None:

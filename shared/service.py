@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -19,6 +20,7 @@ from shared.admission import Admission
 from shared.auth import TokenVerifier
 from shared.consumer import ConsumerRunner, Handler
 from shared.db import Database
+from shared.epoch import BrokerEpoch
 from shared.errors import PROBLEM_JSON, Problem, install_problem_handlers, problem_response
 from shared.events import Event
 from shared.idempotency import IdempotentCreate
@@ -33,6 +35,7 @@ from shared.observability import (
 )
 from shared.outbox import Outbox, OutboxRelay, PlatformModels, platform_models
 from shared.parking import refresh_gauges as refresh_parked_gauges
+from shared.retention import Retained, prune_every
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -144,10 +147,12 @@ def create_service_app(
     migrate_on_start: bool = True,
     on_start: Callable[[Runtime], Awaitable[None]] | None = None,
     gauges: Callable[[Runtime], Awaitable[None]] | None = None,
+    retained: Sequence[Retained] | None = None,
 ) -> FastAPI:
     """Build a service app: problem+json errors, health, docs under /<name>/, and a lifespan
     that migrates (embedded), starts the producer, the outbox relay and the consumers.
-    `gauges` refreshes the service's own DB-derived metrics before each /metrics scrape."""
+    `gauges` refreshes the service's own DB-derived metrics before each /metrics scrape;
+    `retained` names the service's own log tables the retention job prunes."""
     name = platform.name
 
     @asynccontextmanager
@@ -172,7 +177,7 @@ def create_service_app(
         db.outbox = rt.outbox
         app.state.runtime = rt
         app.state.token_verifier = TokenVerifier(settings)
-        await start_runtime(rt, handlers or {})
+        await start_runtime(rt, handlers or {}, retained)
         if on_start is not None:
             await on_start(rt)
         try:
@@ -217,7 +222,11 @@ def create_service_app(
     return app
 
 
-async def start_runtime(rt: Runtime, handlers: Mapping[type[Event], Handler]) -> None:
+async def start_runtime(
+    rt: Runtime,
+    handlers: Mapping[type[Event], Handler],
+    retained: Sequence[Retained] | None = None,
+) -> None:
     s = rt.settings
     await start_producer(rt)
     if s.relay_enabled:
@@ -227,8 +236,14 @@ async def start_runtime(rt: Runtime, handlers: Mapping[type[Event], Handler]) ->
             rt.producer,
             batch_size=s.relay_batch_size,
             idle_interval_s=s.relay_idle_interval_s,
+            epoch=BrokerEpoch(s.kafka_bootstrap_servers, rt.producer)
+            if s.kafka_broker_epoch
+            else None,
+            epoch_check_interval_s=s.relay_epoch_check_interval_s,
+            retention=timedelta(days=s.outbox_retention_days),
         )
         rt.run_supervised("relay", rt.relay.run)
+    rt.run_supervised("retention", lambda: prune_every(rt, retained or ()))
     if s.consumers_enabled and handlers:
         runner = ConsumerRunner(
             db=rt.db,
@@ -270,15 +285,24 @@ async def start_producer(rt: Runtime) -> None:
 
 
 async def stop_runtime(rt: Runtime) -> None:
-    for task in rt.tasks:
-        task.cancel()
-    if rt.tasks:
-        _, stuck = await asyncio.wait(rt.tasks, timeout=15)
-        for task in stuck:
-            log.warning("%s: %s did not stop in time", rt.platform.name, task.get_name())
-        for task in set(rt.tasks) - stuck:
-            with suppress(asyncio.CancelledError, Exception):
-                task.result()
+    """Stop in order: consumers and timers first, then one last bounded drain of the outbox
+    (what they staged while stopping), then the relay, the producer and the database."""
+    relay_task = next((t for t in rt.tasks if t.get_name().endswith(" relay")), None)
+    others = [t for t in rt.tasks if t is not relay_task]
+    await _cancel(rt, others)
+    if relay_task is not None:
+        await _cancel(rt, [relay_task])
+    if rt.relay is not None:
+        try:
+            await asyncio.wait_for(rt.relay.drain(), rt.settings.stop_drain_timeout_s)
+        except Exception as exc:
+            log.warning(
+                "%s: outbox not drained on stop (%r); the rest is sent on the next start",
+                rt.platform.name,
+                exc,
+            )
+        if rt.relay.epoch is not None:
+            await rt.relay.epoch.close()
     # Bounded: an orchestrator kills a pod that does not stop within its grace period.
     if rt.producer_started:
         try:
@@ -289,6 +313,19 @@ async def stop_runtime(rt: Runtime) -> None:
         await asyncio.wait_for(rt.db.dispose(), 10)
     except Exception as exc:
         log.warning("%s: database pool did not close cleanly: %r", rt.platform.name, exc)
+
+
+async def _cancel(rt: Runtime, tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    _, stuck = await asyncio.wait(tasks, timeout=15)
+    for task in stuck:
+        log.warning("%s: %s did not stop in time", rt.platform.name, task.get_name())
+    for task in set(tasks) - stuck:
+        with suppress(asyncio.CancelledError, Exception):
+            task.result()
 
 
 async def _refresh_platform_gauges(rt: Runtime) -> None:

@@ -10,6 +10,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 DEV_SECRETS = frozenset({DEV_JWT_SECRET, "", "changeme", "secret"})
+DLQ_RETENTION_DAYS = 90
+"""Dead-letter topics keep records 90 days (deploy/topics.yaml): a replay may come that late."""
+TOPIC_RETENTION_DAYS = 14
+"""Event topics keep records 14 days (deploy/topics.yaml): a reset group may re-read them."""
 
 
 def _alias(name: str) -> AliasChoices:
@@ -39,6 +43,10 @@ class ServiceSettings(BaseSettings):
     )
     """The idempotent producer: on for Apache Kafka (deploy/), off for the embedded Tansu
     broker, which does not support it."""
+    kafka_broker_epoch: bool = Field(True, validation_alias=_alias("KAFKA_BROKER_EPOCH"))
+    """Check the broker's epoch marker and re-publish retained outbox rows when the broker came
+    back empty (shared/epoch.py): on for the embedded broker, whose storage is memory; off
+    for Apache Kafka (deploy/), whose replicated logs outlive a broker's restart."""
     jwt_secret: str = Field(DEV_JWT_SECRET, validation_alias=_alias("JWT_SECRET"))
     jwt_algorithm: Literal["HS256", "RS256"] = Field(
         "HS256", validation_alias=_alias("JWT_ALGORITHM")
@@ -75,15 +83,35 @@ class ServiceSettings(BaseSettings):
     consumers_enabled: bool = True
     relay_enabled: bool = True
     relay_batch_size: int = 200
-    relay_idle_interval_s: float = 1.0
-    """Relay poll with nothing to send: a commit in this process wakes it at once."""
+    relay_idle_interval_s: float = 5.0
+    """Relay poll with nothing to send: a commit in this process wakes it at once, so this
+    only bounds how late rows another process committed are noticed (and how often an idle
+    relay asks the broker for its epoch: each poll checks it when older than
+    `relay_epoch_check_interval_s`)."""
+    relay_epoch_check_interval_s: float = 1.0
+    """How often a relay checks that the broker still holds what it was sent (shared/epoch.py):
+    also the longest a refilled broker may deliver new events ahead of re-published ones."""
+    stop_drain_timeout_s: float = 5.0
+    """On stop, how long the relay may keep publishing what is left (the rest waits)."""
+    outbox_retention_days: float = 7.0
+    """Sent outbox rows are kept this long, to refill a broker that comes back empty."""
+    inbox_retention_days: float = 100.0
+    """Processed event ids are kept this long: at least the longest window in which an event
+    can come again (a dead-letter replay up to DLQ_RETENTION_DAYS later, a refill of the
+    outbox retention, a topic's 14 days), so a redelivery stays a no-op."""
+    idempotency_retention_days: float = 7.0
+    """How long an Idempotency-Key replays its original response (clients retry for minutes
+    to hours; a week covers an overnight batch resubmitted after a weekend)."""
+    retention_interval_s: float = 3600.0
+    """How often the retention job prunes expired rows."""
     consumer_session_timeout_ms: int = 6000
     """Tansu holds a new member's join for about half of this: tests use a short one."""
     consumer_heartbeat_interval_ms: int = 2000
     """A third of the session timeout, as Kafka advises (fewer wake-ups when idle)."""
-    consumer_fetch_max_wait_ms: int = 1000
+    consumer_fetch_max_wait_ms: int = 3000
     """A fetch's long poll: the broker answers as soon as a record arrives (Tansu too), so
-    this bounds only how often an idle consumer asks, not the latency per hop."""
+    this bounds only how often an idle consumer asks, not the latency per hop (a stop
+    cancels the fetch in flight)."""
     consumer_max_attempts: int = 3
     consumer_retry_backoff_s: float = 0.2
     consumer_parked_ttl_s: float = 86400.0
@@ -110,6 +138,16 @@ class ServiceSettings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @model_validator(mode="after")
+    def _inbox_outlives_every_redelivery(self) -> ServiceSettings:
+        longest = max(DLQ_RETENTION_DAYS, TOPIC_RETENTION_DAYS, self.outbox_retention_days)
+        if self.inbox_retention_days < longest:
+            raise ValueError(
+                f"inbox_retention_days ({self.inbox_retention_days}) must be at least the longest"
+                f" redelivery window ({longest} days): a redelivered event would apply twice"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> ServiceSettings:

@@ -145,7 +145,12 @@ async def audit_now(
     if not tickets and action == "read_msisdn":
         return
     async with rt.db.uow() as uow:
-        await audit(
-            uow, AuditEntry(principal.sub, sorted(principal.roles), action, tickets, reason)
-        )
+        await audit_read(uow, principal, action, tickets, reason)
         await uow.commit()
+
+
+async def audit_read(
+    uow: UnitOfWork, principal: Principal, action: str, tickets: Sequence[str], reason: str
+) -> None:
+    """Record an audited read in the caller's transaction (a write that shows what it wrote)."""
+    await audit(uow, AuditEntry(principal.sub, sorted(principal.roles), action, tickets, reason))

@@ -132,10 +132,18 @@ async def create_complaint(
     `Idempotency-Key` and body returns the original ticket."""
     settings: IntakeSettings = rt.settings  # type: ignore[assignment]
     accepting = principal.dept or settings.default_department
-    cmd = handlers.RegisterComplaint(data=body, principal=principal, accepting_department=accepting)
+    cmd = handlers.RegisterComplaint(
+        data=body,
+        principal=principal,
+        accepting_department=accepting,
+        major_policy=settings.major,
+    )
+
+    made: list[ComplaintRead] = []
 
     async def create(uow: UnitOfWork) -> Created:
-        complaint = await handlers.register_complaint(cmd, uow=uow)
+        complaint = await handlers.register_complaint(cmd, uow)
+        made.extend(await _as_read(uow, complaint, principal, rt))
         return Created(complaint.ticket_no, replayed=False)
 
     created = await rt.idempotent.run(
@@ -147,7 +155,34 @@ async def create_complaint(
     if created.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/v1/complaints/{created.resource_id}"
+    if made and not created.replayed:
+        return made[0]
     return await read_one(created.resource_id, principal, rt)
+
+
+async def _as_read(
+    uow: UnitOfWork, complaint: Complaint, principal: Principal, rt: Runtime
+) -> list[ComplaintRead]:
+    """The new complaint as its creator reads it, from what this transaction wrote (no read
+    back after the commit), with the audited read of a full number in the same transaction;
+    nothing when the creator cannot read it (the route then answers as a GET would)."""
+    try:
+        access.check(complaint, complaint.ticket_no, principal, rt, "read")
+    except Problem:
+        return []
+    await uow.session.flush()  # ids and defaults of the timeline entries
+    timeline = sorted(
+        (
+            o
+            for o in uow.session.identity_map.values()
+            if isinstance(o, TimelineEntry) and o.complaint_id == complaint.id
+        ),
+        key=lambda entry: entry.id,
+    )
+    if access.sees_full_msisdn(principal, rt.settings):
+        ticket = [complaint.ticket_no]
+        await access.audit_read(uow, principal, "read_msisdn", ticket, "view complaint")
+    return [read_model(complaint, principal, timeline)]
 
 
 @router.get("/{ticket_no}", response_model=ComplaintRead, summary="One complaint with its history")
@@ -292,7 +327,7 @@ async def _command(
     )
 
     async def work(uow: UnitOfWork) -> None:
-        await handlers.transition(cmd, uow=uow)
+        await handlers.transition(cmd, uow)
 
     return await _write(rt, principal, ticket_no, work)
 
@@ -384,7 +419,7 @@ async def cancel(ticket_no: str, body: CancelBody, principal: Handlers, rt: Rt) 
 )
 async def add_note(ticket_no: str, body: NoteBody, principal: Noter, rt: Rt) -> ComplaintRead:
     async def work(uow: UnitOfWork) -> None:
-        await handlers.add_note(uow, ticket_no, principal.sub, body.text)
+        await handlers.add_note(handlers.AddNote(ticket_no, principal.sub, body.text), uow)
 
     return await _write(rt, principal, ticket_no, work)
 
@@ -398,6 +433,8 @@ async def reclassify(
     ticket_no: str, body: ReclassifyBody, principal: Handlers, rt: Rt
 ) -> ComplaintRead:
     async def work(uow: UnitOfWork) -> None:
-        await handlers.reclassify(uow, ticket_no, body.category, principal.sub, body.reason)
+        await handlers.reclassify(
+            handlers.Reclassify(ticket_no, body.category, principal.sub, body.reason), uow
+        )
 
     return await _write(rt, principal, ticket_no, work)

@@ -13,6 +13,7 @@ from typing import get_args
 import chinese_calendar
 
 from services.intake.classifier import detect_urgent
+from services.intake.policy import MajorPolicy
 from shared.access import Scope
 from shared.events import Category, Channel
 from shared.time import SHANGHAI
@@ -30,6 +31,8 @@ class Rules:
     default_category: str
     urgent_keywords: tuple[str, ...]
     over_level_channels: frozenset[str]
+    media_channels: frozenset[str] = frozenset()
+    """A complaint arriving through these comes from the media: major, seed 004 §3.3 (1)."""
 
 
 @lru_cache
@@ -42,7 +45,13 @@ def load_rules(path: Path = RULES_PATH) -> Rules:
         default_category=data["default_category"],
         urgent_keywords=tuple(data["urgent_keywords"]),
         over_level_channels=frozenset(data["over_level_channels"]),
+        media_channels=frozenset(data.get("media_channels", ())),
     )
+
+
+def is_media(channel: str, rules: Rules | None = None) -> bool:
+    """A complaint the media brought (媒体介入): major by seed 004 §3.3 criterion 1."""
+    return channel in (rules or load_rules()).media_channels
 
 
 def is_over_level(channel: str, rules: Rules | None = None) -> bool:
@@ -56,11 +65,6 @@ class MajorFacts:
     lawsuit: bool = False
     business_disrupted: bool = False
     joint_complainants: int = 0
-
-
-@dataclass(frozen=True)
-class MajorPolicy:
-    joint_complainants_over: int = 3
 
 
 @dataclass(frozen=True)

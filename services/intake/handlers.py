@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from services.intake import classifier, domain
+from services.intake import classifier, domain, sp_names
 from services.intake.lifecycle import Command, IllegalTransition, Status, next_status
 from services.intake.models import Complaint, TimelineEntry
+from services.intake.policy import MajorPolicy
 from services.intake.schemas import NewComplaint
 from shared.auth import Principal
 from shared.db import UnitOfWork, utcnow
@@ -38,6 +39,8 @@ class RegisterComplaint:
     source_org: str | None = None
     """The partner filing it when `data.source` is not given (TMF621 callers)."""
     source_external_id: str | None = None
+    major_policy: MajorPolicy | None = None
+    """The settings' MajorPolicy (INTAKE_MAJOR__...); None: the seed defaults."""
 
 
 async def find_by_source(uow: UnitOfWork, org: str, external_id: str) -> Complaint | None:
@@ -49,7 +52,7 @@ async def find_by_source(uow: UnitOfWork, org: str, external_id: str) -> Complai
     )
 
 
-async def register_complaint(cmd: RegisterComplaint, *, uow: UnitOfWork) -> Complaint:
+async def register_complaint(cmd: RegisterComplaint, uow: UnitOfWork) -> Complaint:
     """Record, classify and judge a complaint; stage its events in the same transaction."""
     data = cmd.data
     now = utcnow()
@@ -57,11 +60,12 @@ async def register_complaint(cmd: RegisterComplaint, *, uow: UnitOfWork) -> Comp
     severity = domain.judge_severity(
         data.description,
         domain.MajorFacts(
-            media_involved=data.media_involved,
+            media_involved=data.media_involved or domain.is_media(data.channel),
             lawsuit=data.lawsuit,
             business_disrupted=data.business_disrupted,
             joint_complainants=data.joint_complainants,
         ),
+        cmd.major_policy,
     )
     source_org = data.source.org if data.source else cmd.source_org
     external_id = data.source.external_id if data.source else cmd.source_external_id
@@ -77,6 +81,7 @@ async def register_complaint(cmd: RegisterComplaint, *, uow: UnitOfWork) -> Comp
             "store_id",
             "user_type",
             "source",
+            "sp_code",
         },
         exclude_defaults=True,
     )
@@ -84,6 +89,11 @@ async def register_complaint(cmd: RegisterComplaint, *, uow: UnitOfWork) -> Comp
         details["no_customer_reason"] = details.get("no_customer_reason") or (
             f"no customer number given ({data.channel} via {cmd.principal.sub})"
         )
+    sp_code, sp_found = sp_names.for_complaint(
+        data.sp_code, data.description, classification.category
+    )
+    if sp_found is not None:  # recognised, not confirmed: reported, never an access grant
+        details["sp_recognised"] = asdict(sp_found)
     hints = classifier.detect_major_hints(data.description)
     if hints.reasons:
         details["text_hints"] = list(hints.reasons)  # for the agent; the flags decide `major`
@@ -108,6 +118,7 @@ async def register_complaint(cmd: RegisterComplaint, *, uow: UnitOfWork) -> Comp
         store_id=data.store_id,
         source_org=source_org,
         source_external_id=external_id,
+        sp_code=data.sp_code,
         details=details,
         sla=[],
         refunds={},
@@ -166,6 +177,8 @@ async def register_complaint(cmd: RegisterComplaint, *, uow: UnitOfWork) -> Comp
             severity=severity.level,
             major=severity.major,
             major_reasons=severity.reasons,
+            sp_code=sp_code,
+            product=sp_found.product if sp_found else None,
         )
     )
     log.info(
@@ -212,7 +225,7 @@ def _illegal(exc: IllegalTransition) -> Conflict:
     )
 
 
-async def transition(cmd: Transition, *, uow: UnitOfWork) -> Complaint:
+async def transition(cmd: Transition, uow: UnitOfWork) -> Complaint:
     """Move a complaint through its lifecycle; record the change and publish it."""
     complaint = await load(uow, cmd.ticket_no)
     try:
@@ -285,8 +298,16 @@ def _record_status(
     )
 
 
-async def add_note(uow: UnitOfWork, ticket_no: str, author: str, text: str) -> TimelineEntry:
+@dataclass(frozen=True)
+class AddNote:
+    ticket_no: str
+    author: str
+    text: str
+
+
+async def add_note(cmd: AddNote, uow: UnitOfWork) -> TimelineEntry:
     """Notes are append-only: there is no edit or delete; an archived complaint is read-only."""
+    ticket_no, author, text = cmd.ticket_no, cmd.author, cmd.text
     complaint = await load(uow, ticket_no)
     if complaint.status == "archived":
         raise _illegal(IllegalTransition("add a note to", "archived"))
@@ -300,15 +321,25 @@ async def add_note(uow: UnitOfWork, ticket_no: str, author: str, text: str) -> T
     return entry
 
 
-async def reclassify(
-    uow: UnitOfWork, ticket_no: str, category: str, actor: str, reason: str
-) -> Complaint:
-    """An agent corrects the category; routing and SLA learn it from the event."""
+@dataclass(frozen=True)
+class Reclassify:
+    """An agent (or a TMF621 ticketType change) corrects the category, with who and why."""
+
+    ticket_no: str
+    category: str
+    actor: str
+    reason: str
+
+
+async def reclassify(cmd: Reclassify, uow: UnitOfWork) -> Complaint:
+    """Routing and SLA learn the new category from `TicketClassified`."""
+    ticket_no, category, actor, reason = cmd.ticket_no, cmd.category, cmd.actor, cmd.reason
     complaint = await load(uow, ticket_no)
     if complaint.status in TERMINAL_STATUSES:
         raise Conflict(title="Complaint is closed", detail=f"{ticket_no} is {complaint.status}")
     now = utcnow()
     before = complaint.category
+    recognised = complaint.details.get("sp_recognised") or {}
     complaint.category = category
     complaint.category_confidence = 1.0
     complaint.category_rule = f"manual:{actor}"
@@ -337,6 +368,8 @@ async def reclassify(
             store_id=complaint.store_id,
             received_at=complaint.received_at,
             classified_by=actor,
+            sp_code=complaint.sp_code or recognised.get("sp_code"),
+            product=recognised.get("product"),
         )
     )
     return complaint

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import TYPE_ANNOTATION_MAP, service_metadata, utcnow
+from shared.policy_store import PolicyVersionMixin
 from shared.service import Platform
 
 
@@ -132,3 +133,9 @@ class AccessAudit(Base):
     """read_msisdn | search_msisdn | export"""
     ticket_nos: Mapped[list[str]] = mapped_column(JSON, default=list)
     reason: Mapped[str] = mapped_column(String(300))
+
+
+class PolicyVersion(Base, PolicyVersionMixin):
+    """The report targets as ops changed them at run time (see shared.policy_store)."""
+
+    __tablename__ = "policy_version"

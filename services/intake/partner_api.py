@@ -145,13 +145,14 @@ async def partner_complaint(
         principal=principal,
         accepting_department=settings.default_department,
         over_level=True,
+        major_policy=settings.major,
     )
 
     async def create(uow: UnitOfWork) -> Created:
         existing = await handlers.find_by_source(uow, data.source.org, data.source.external_id)
         if existing is not None:
             return Created(existing.ticket_no, replayed=True)
-        complaint = await handlers.register_complaint(cmd, uow=uow)
+        complaint = await handlers.register_complaint(cmd, uow)
         return Created(complaint.ticket_no, replayed=False)
 
     async def once() -> Created:

@@ -146,10 +146,12 @@ async def on_refund_changed(
     if complaint is None:
         return
     current = dict(complaint.refunds.get(event.refund_id, {}))
-    if isinstance(event, RefundRequested):
-        current.update(kind=event.kind, amount_fen=event.amount_fen, status=event.status)
-    elif isinstance(event, RefundApproved):
-        current.update(kind=event.kind, amount_fen=event.amount_fen, status="approved")
+    if isinstance(event, RefundRequested | RefundApproved):
+        status = event.status if isinstance(event, RefundRequested) else "approved"
+        current.update(kind=event.kind, amount_fen=event.amount_fen, status=status)
+        if event.tier is not None:  # the authority tier, as the refund service judged it
+            tier = {"tier": event.tier, "tier_limit_fen": event.tier_limit_fen}
+            current.update(tier, charge_type=event.charge_type)
     elif isinstance(event, RefundRejected):
         current.update(status="rejected")
     else:

@@ -4,61 +4,46 @@ and what the other services published about each complaint. JSON, CSV and an HTM
 from __future__ import annotations
 
 import csv
-import html
 import io
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from services.intake.models import Complaint, SurgeSeen
 from services.intake.policy import ReportTargets
+from services.intake.report_html import to_html
+from services.intake.report_kpis import (
+    DepartmentResponse,
+    Rate,
+    RefundTier,
+    SpRate,
+    TargetCheck,
+    department_responses,
+    judged_at,
+    refund_tiers,
+    store_of,
+    target_checks,
+    targets_store,
+)
 from services.intake.settings import IntakeSettings
 from shared.auth import Principal, require_roles
+from shared.db import utcnow
 from shared.errors import PROBLEM_RESPONSES, field_error
+from shared.policy_store import PolicyStore
 from shared.service import Runtime, runtime
 from shared.time import SHANGHAI
 
 CLOCKS = ("acceptance", "first_reply", "resolution", "regulator")
 REPLIED_STATUSES = frozenset({"replied", "resolved", "closed", "reopened"})
-TIERS = (("≤100", 10_000), ("≤500", 50_000), ("≤2000", 200_000), (">2000", None))
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=PROBLEM_RESPONSES)
-Managers = Annotated[
-    Principal,
-    Depends(require_roles("room_manager", "centre_manager", "leadership", "ops")),
-]
-
-
-class Rate(BaseModel):
-    numerator: int
-    denominator: int
-    rate: float | None
-
-
-class RefundTier(BaseModel):
-    tier: str
-    count: int
-    amount_fen: int
-
-
-class SpRate(BaseModel):
-    sp_code: str
-    complaints: int
-    subscribers: int | None
-    per_10000_users: float | None
-
-
-class TargetCheck(BaseModel):
-    kpi: str
-    target: str
-    value: float | None
-    passed: bool | None = Field(description="None when there is nothing to measure")
+READERS = ("room_manager", "centre_manager", "leadership", "ops")
+Managers = Annotated[Principal, Depends(require_roles(*READERS))]
 
 
 class MonthlyReport(BaseModel):
@@ -68,6 +53,9 @@ class MonthlyReport(BaseModel):
     by_channel: dict[str, int]
     by_department: dict[str, int]
     by_status: dict[str, int]
+    dispatched: list[DepartmentResponse] = Field(
+        description="Complaints dispatched to other departments and how each answered (004 §3.1)"
+    )
     timeliness: dict[str, Rate] = Field(description="及时率 per clock: met in time / ended")
     reply_rate: Rate = Field(
         description="回复率: complaints owing a first reply that got one, at any time / owing"
@@ -81,7 +69,9 @@ class MonthlyReport(BaseModel):
     without_customer: int = Field(
         0, description="Tickets without a customer number (TMF621/partner fault reports)"
     )
-    refunds_by_tier: list[RefundTier]
+    refunds_by_tier: list[RefundTier] = Field(
+        description="Approved and paid refunds by the authority tier the refund service named"
+    )
     surges: int
     surges_by_level: dict[str, int]
     sp_complaints: list[SpRate] = Field(description="Complaints per 10,000 users per SP (<5)")
@@ -127,7 +117,6 @@ def _tally(complaints: list[Complaint]) -> tuple[_Tally, list[RefundTier], Count
         clock_met=Counter(),
         scores=[],
     )
-    tiers = {name: [0, 0] for name, _ in TIERS}
     sps: Counter[str] = Counter()
     for c in complaints:
         t.counts["category"][c.category] += 1
@@ -155,22 +144,21 @@ def _tally(complaints: list[Complaint]) -> tuple[_Tally, list[RefundTier], Count
         if c.status in ("resolved", "closed") or c.reopen_count:
             t.finished += 1
             t.reopened += c.reopen_count > 0
-        for refund in c.refunds.values():
-            if refund.get("status") in ("approved", "paid"):
-                amount = int(refund.get("amount_fen", 0))
-                tier = next(n for n, cap in TIERS if cap is None or amount <= cap)
-                tiers[tier][0] += 1
-                tiers[tier][1] += amount
-        if c.sp_code:
-            sps[c.sp_code] += 1
-    refund_tiers = [RefundTier(tier=n, count=v[0], amount_fen=v[1]) for n, v in tiers.items()]
-    return t, refund_tiers, sps
+        sp = c.sp_code or (c.details or {}).get("sp_recognised", {}).get("sp_code")
+        if sp:  # given at intake, disputed, or named in the text (services/intake/sp_names.py)
+            sps[sp] += 1
+    tiers = refund_tiers(r for c in complaints for r in c.refunds.values())
+    return t, tiers, sps
 
 
-async def build_report(rt: Runtime, month: str) -> MonthlyReport:
+async def build_report(
+    rt: Runtime, month: str, targets: PolicyStore[ReportTargets] | None = None
+) -> MonthlyReport:
     start, end = _bounds(month)
     settings: IntakeSettings = rt.settings  # type: ignore[assignment]
+    targets = targets or targets_store(settings.report_targets)
     async with rt.db.sessions() as s:
+        in_force = await targets.in_force(s, judged_at(end, utcnow()))
         complaints = list(
             (
                 await s.scalars(
@@ -211,9 +199,10 @@ async def build_report(rt: Runtime, month: str) -> MonthlyReport:
         by_channel=dict(t.counts["channel"].most_common()),
         by_department=dict(t.counts["department"].most_common()),
         by_status=dict(t.counts["status"].most_common()),
+        dispatched=department_responses(complaints),
         timeliness=timeliness,
         reply_rate=reply,
-        targets=_targets(settings.report_targets, timeliness, reply, sp_rates),
+        targets=target_checks(in_force, timeliness, reply, sp_rates),
         satisfaction=_rate(t.satisfied, t.answers),
         average_score=round(sum(scores) / len(scores), 2) if scores else None,
         reopen_rate=_rate(t.reopened, t.finished),
@@ -227,41 +216,6 @@ async def build_report(rt: Runtime, month: str) -> MonthlyReport:
     )
 
 
-def _targets(
-    targets: ReportTargets, timeliness: dict[str, Rate], reply: Rate, sps: list[SpRate]
-) -> list[TargetCheck]:
-    """Each KPI against its target: 及时率 per clock (> min), 回复率 (>= min), SP rate (< max)."""
-    checks = [
-        TargetCheck(
-            kpi=f"timeliness:{clock}",
-            target=f"> {targets.timeliness_min:.0%}",
-            value=r.rate,
-            passed=None if r.rate is None else r.rate > targets.timeliness_min,
-        )
-        for clock, r in timeliness.items()
-    ]
-    checks.append(
-        TargetCheck(
-            kpi="reply_rate",
-            target=f">= {targets.reply_rate_min:.0%}",
-            value=reply.rate,
-            passed=None if reply.rate is None else reply.rate >= targets.reply_rate_min,
-        )
-    )
-    checks.extend(
-        TargetCheck(
-            kpi=f"sp_per_10000:{sp.sp_code}",
-            target=f"< {targets.sp_per_10000_max:g}",
-            value=sp.per_10000_users,
-            passed=None
-            if sp.per_10000_users is None
-            else sp.per_10000_users < targets.sp_per_10000_max,
-        )
-        for sp in sps
-    )
-    return checks
-
-
 def to_csv(report: MonthlyReport) -> str:
     """One `section,key,value` row per figure (spreadsheet-friendly)."""
     out = io.StringIO()
@@ -272,89 +226,24 @@ def to_csv(report: MonthlyReport) -> str:
     for section in ("by_category", "by_channel", "by_department", "by_status"):
         for k, v in getattr(report, section).items():
             w.writerow([section, k, v])
+    for d in report.dispatched:
+        w.writerow(["dispatched", d.department, d.dispatched])
+        w.writerow(["dispatched_replied", d.department, d.replied])
+        w.writerow(["dispatched_median_hours_to_reply", d.department, d.median_hours_to_reply])
     for clock, r in report.timeliness.items():
         w.writerow(["timeliness", clock, "" if r.rate is None else r.rate])
     for name in ("reply_rate", "satisfaction", "reopen_rate"):
         r = getattr(report, name)
         w.writerow(["rates", name, "" if r.rate is None else r.rate])
     for tier in report.refunds_by_tier:
-        w.writerow(["refunds_count", tier.tier, tier.count])
-        w.writerow(["refunds_amount_fen", tier.tier, tier.amount_fen])
+        w.writerow(["refunds_count", tier.label, tier.count])
+        w.writerow(["refunds_amount_fen", tier.label, tier.amount_fen])
     w.writerow(["surges", "total", report.surges])
     for sp in report.sp_complaints:
         w.writerow(
             ["sp_per_10000", sp.sp_code, "" if sp.per_10000_users is None else sp.per_10000_users]
         )
     return out.getvalue()
-
-
-def _bars(title: str, data: Mapping[str, float], unit: str = "") -> str:
-    """A horizontal bar chart as inline SVG (no scripts, prints well)."""
-    if not data:
-        return f"<section><h2>{html.escape(title)}</h2><p>—</p></section>"
-    top = max(data.values()) or 1
-    rows = []
-    for i, (k, v) in enumerate(data.items()):
-        width = 360 * v / top
-        y = i * 26
-        rows.append(
-            f'<text x="0" y="{y + 16}">{html.escape(str(k))}</text>'
-            f'<rect x="150" y="{y + 4}" width="{width:.1f}" height="16" fill="#2b6cb0"/>'
-            f'<text x="{156 + width:.1f}" y="{y + 16}">{v:g}{unit}</text>'
-        )
-    height = 26 * len(data)
-    return (
-        f'<section><h2>{html.escape(title)}</h2><svg role="img" aria-label="{html.escape(title)}"'
-        f' width="600" height="{height}" font-size="13">{"".join(rows)}</svg></section>'
-    )
-
-
-def to_html(report: MonthlyReport) -> str:
-    pct = {k: round(100 * r.rate, 1) for k, r in report.timeliness.items() if r.rate is not None}
-    rates = {
-        name: r
-        for name, r in (
-            ("Reply rate 回复率", report.reply_rate),
-            ("Satisfaction 满意率", report.satisfaction),
-            ("Reopen rate 重开率", report.reopen_rate),
-        )
-    }
-    cards = "".join(
-        f'<div class="card"><b>{html.escape(n)}</b><span>'
-        f"{'—' if r.rate is None else f'{100 * r.rate:.1f}%'}</span>"
-        f"<small>{r.numerator}/{r.denominator}</small></div>"
-        for n, r in rates.items()
-    )
-    refunds: dict[str, float] = {t.tier: t.count for t in report.refunds_by_tier}
-    sp_rates: dict[str, float] = {s.sp_code: s.per_10000_users or 0 for s in report.sp_complaints}
-    return f"""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<title>Monthly complaint report {report.month}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 24px; color: #1a202c; }}
-.cards {{ display: flex; gap: 16px; flex-wrap: wrap; }}
-.card {{ border: 1px solid #cbd5e0; border-radius: 8px; padding: 12px 16px; min-width: 160px; }}
-.card b, .card span, .card small {{ display: block; }}
-.card span {{ font-size: 28px; }}
-section {{ margin-top: 24px; }}
-</style></head>
-<body>
-<h1>Monthly complaint report 投诉月度通报 — {report.month}</h1>
-<div class="cards">
-<div class="card"><b>Complaints 投诉量</b><span id="total">{report.complaints}</span>
-<small>major {report.major} · over-level {report.over_level}
- · without a customer {report.without_customer}</small></div>
-{cards}
-<div class="card"><b>Surges 批量投诉</b><span>{report.surges}</span><small>&nbsp;</small></div>
-</div>
-{_bars("By category 按类别", dict(report.by_category))}
-{_bars("By channel 按渠道", dict(report.by_channel))}
-{_bars("By department 按部门", dict(report.by_department))}
-{_bars("By status 按状态", dict(report.by_status))}
-{_bars("Timeliness per clock 及时率", pct, "%")}
-{_bars("Refunds by tier 退费分级", refunds)}
-{_bars("SP complaints per 10,000 users", sp_rates)}
-</body></html>"""
 
 
 @router.get(
@@ -366,10 +255,11 @@ section {{ margin-top: 24px; }}
 async def monthly(
     _: Managers,
     rt: Annotated[Runtime, Depends(runtime)],
+    request: Request,
     month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM, Asia/Shanghai")],
     format: Literal["json", "csv", "html"] = "json",
 ) -> Any:
-    report = await build_report(rt, month)
+    report = await build_report(rt, month, store_of(request))
     if format == "csv":
         return Response(to_csv(report), media_type="text/csv; charset=utf-8")
     if format == "html":

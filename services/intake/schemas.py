@@ -30,6 +30,13 @@ class ComplaintBase(BaseModel):
     email: EmailStr | None = None
     user_type: Literal["prepaid", "postpaid"] | None = None
     category: Category | None = Field(None, description="Optional hint from the front-end")
+    sp_code: str | None = Field(
+        None,
+        max_length=32,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The SP (梦网 content provider) the complaint is about, if the front-end "
+        "knows it; otherwise intake recognises SP names in the text (sp_lexicon.tsv)",
+    )
     disputed_amount: Fen | None = None
     occurred_at: datetime | None = None
     location: str | None = Field(None, max_length=200)

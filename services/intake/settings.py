@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.intake.policy import ReportTargets
+from services.intake.policy import MajorPolicy, ReportTargets
 from shared.settings import ServiceSettings
 
 DEV_PARTNER_SECRETS = {
@@ -26,6 +26,8 @@ class IntakeSettings(ServiceSettings):
     """The accepting department when the caller's token names none (首问负责)."""
     partner_secrets: dict[str, str] = Field(default_factory=lambda: dict(DEV_PARTNER_SECRETS))
     """Partner id → its Standard Webhooks secret (`whsec_...`); INTAKE_PARTNER_SECRETS as JSON."""
+    major: MajorPolicy = MajorPolicy()
+    """Major-complaint thresholds (services/intake/policy.py, seed 004 §3.5)."""
     report_targets: ReportTargets = ReportTargets()
     """KPI targets on the monthly report (services/intake/policy.py, seed 002)."""
     sp_subscribers: dict[str, int] = Field(default_factory=dict)

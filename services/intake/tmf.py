@@ -144,6 +144,7 @@ async def create_trouble_ticket(
                 accepting_department=principal.dept or settings.default_department,
                 source_org=org,
                 source_external_id=body.externalId,
+                major_policy=settings.major,
             ),
             uow=uow,
         )
@@ -153,7 +154,7 @@ async def create_trouble_ticket(
         complaint.details = {**complaint.details, **_references(body)}
         for note in body.note:
             author = note.author or principal.sub
-            await handlers.add_note(uow, complaint.ticket_no, author, note.text)
+            await handlers.add_note(handlers.AddNote(complaint.ticket_no, author, note.text), uow)
         return Created(complaint.ticket_no, replayed=False)
 
     try:
@@ -274,7 +275,7 @@ async def _apply(
         }
         for note in patch.note:
             if note.id is None and note.text not in known:
-                await handlers.add_note(uow, id_, note.author or actor, note.text)
+                await handlers.add_note(handlers.AddNote(id_, note.author or actor, note.text), uow)
     if patch.severity is not None:
         complaint.reported_severity = patch.severity
     if patch.name is not None:
@@ -284,7 +285,9 @@ async def _apply(
         complaint.tmf_ticket_type = patch.ticketType
         category = mapping.category_for(patch.ticketType)
         if category is not None and category != complaint.category:
-            await handlers.reclassify(uow, id_, category, actor, reason or "changed via TMF621")
+            await handlers.reclassify(
+                handlers.Reclassify(id_, category, actor, reason or "changed via TMF621"), uow
+            )
     if patch.status is not None:
         for command in _commands_towards(patch.status, complaint.status):
             detail: dict[str, object] = {}

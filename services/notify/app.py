@@ -20,7 +20,7 @@ from services.notify.dispatch import Dispatcher
 from services.notify.inbound import Inbound
 from services.notify.mail.sink import SmtpSink
 from services.notify.mail.transport import EmailTransport, SmtpConfig, SmtpTransport
-from services.notify.models import platform
+from services.notify.models import Notification, WebhookAttempt, WebhookDelivery, platform
 from services.notify.settings import NotifySettings
 from services.notify.sms.cmpp import CmppTransport
 from services.notify.sms.sink import SmppSink
@@ -30,10 +30,22 @@ from services.notify.webhooks.api import router as webhooks_router
 from services.notify.webhooks.sender import WebhookSender
 from services.notify.webhooks.ssrf import Resolver, delivery_client, resolve
 from services.notify.webhooks.tmf import router as hub_router
+from shared.retention import Retained
 from shared.scheduler import every
 from shared.service import Runtime, create_service_app
 
 SmsFactory = Callable[[NotifySettings, OnReceipt, OnInbound], SmsTransport]
+
+
+def notification_log(settings: NotifySettings) -> list[Retained]:
+    """The delivery log the retention job prunes: SMS parts go with their notification
+    (cascade); a webhook delivery goes once finished, after its attempts."""
+    days = settings.notification_log_retention_days
+    return [
+        Retained(Notification, "created_at", days),
+        Retained(WebhookAttempt, "attempted_at", days),
+        Retained(WebhookDelivery, "finished_at", days),
+    ]
 
 
 def sms_transport(
@@ -170,6 +182,7 @@ def create_app(
         routers=[router, webhooks_router, hub_router],
         handlers=make_handlers(settings),
         on_start=start,
+        retained=notification_log(settings),
     )
     inner = app.router.lifespan_context
 

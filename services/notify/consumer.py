@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from services.notify.handlers import Notify
 from services.notify.settings import NotifySettings
 from services.notify.staff import StaffMail
+from services.notify.staff_alerts import StaffAlerts
 from services.notify.webhooks.catalogue import PARTNER_EVENTS
 from services.notify.webhooks.fanout import fan_out as queue_for_partners
 from shared.consumer import Handler
@@ -20,6 +21,7 @@ from shared.events import (
     SlaClocksStarted,
     SlaDeadlineExtended,
     SlaWarning,
+    StaffAlertRaised,
     SurgeResolved,
     TicketAssigned,
     TicketClassified,
@@ -57,6 +59,7 @@ def make_handlers(settings: NotifySettings) -> dict[type[Event], Handler]:
         SlaWarning: staff.on_sla_warning,
         SlaBreached: staff.on_sla_breached,
         ProgressNoticeDue: staff.on_progress_notice_due,
+        StaffAlertRaised: StaffAlerts(settings).on_staff_alert_raised,
         RefundApproved: notify.on_refund_approved,
         RefundPaid: notify.on_refund_paid,
         SurgeResolved: notify.on_surge_resolved,

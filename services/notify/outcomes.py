@@ -34,6 +34,9 @@ MESSAGE_NAMES = {
     "sla_breached": "时限超时邮件",
     "ticket_escalated": "升级督办邮件",
     "progress_notice": "处理进展通报邮件",
+    "progress_final": "处理结果通报邮件",
+    "staff_alert": "同内容投诉预警邮件",
+    "staff_alert_sms": "投诉预警短信",
     "webhook_disabled": "Webhook停用通知邮件",
 }
 OUTCOME_TEXT = {"unknown": "发送结果不明", "failed": "发送失败"}

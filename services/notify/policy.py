@@ -15,7 +15,7 @@ TRIGGER_NAMES = {
     "urgent": "紧急投诉",
     "ping_pong": "多次转派",
     "on_demand": "人工升级",
-    "temporary_plan_missed": "临时方案超时（1小时）",
+    "temporary_plan_missed": "临时方案超时",  # the limit is routing's (EscalationPolicy)
 }
 DEPARTMENT_NAMES = {
     "frontdesk_10086": "10086前台",

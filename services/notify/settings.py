@@ -33,6 +33,9 @@ class NotifySettings(ServiceSettings):
 
     service_name: str = "notify"
     port: int = 8005
+    notification_log_retention_days: float = 3 * 365
+    """Seed 003 §4.4.2: complaint-handling records, the messages sent included, are kept at
+    least 3 years; the retention job deletes the delivery log after that."""
 
     # --- local sinks (embedded default) ----------------------------------------------------
     sinks_enabled: bool | None = None

@@ -65,6 +65,8 @@ class StaffMail:
     async def on_ticket_escalated(self, event: TicketEscalated, uow: UnitOfWork) -> None:
         row = await contact(uow, event.ticket_no)
         row.supervisor, row.handler_department = event.supervisor, event.handler_department
+        if event.cluster_id:
+            return  # the cluster's one digest (StaffAlertRaised) told them, not one per ticket
         values = {
             "ticket_no": event.ticket_no,
             "supervisor": event.supervisor,
@@ -83,7 +85,16 @@ class StaffMail:
             "owner_department": self.settings.department_name(event.owner_department),
             "handler_department": self.settings.department_name(event.handler_department),
             "days_open": str(event.days_open),
-            "due_at": domain.deadline_text(event.due_at, utcnow(), self.settings.timezone),
+            "due_at": domain.local_time_text(event.due_at, self.settings.timezone),
+            "latest": "\n".join(
+                f"· {domain.local_time_text(e.at, self.settings.timezone)} {e.author}：{e.text}"
+                for e in event.latest
+            )
+            or "（暂无新的处理记录）",
+            "resolution": event.resolution or "详见投诉记录",
         }
         recipients = [self.settings.department_email(event.owner_department)]
-        await self._to_staff(uow, "progress_notice", recipients, values)
+        name = "progress_final" if event.final else "progress_notice"
+        if not event.final:
+            values.pop("resolution")
+        await self._to_staff(uow, name, recipients, values)

@@ -7,19 +7,23 @@ from sqlalchemy import func, select
 
 from services.refund.api import router
 from services.refund.consumer import HANDLERS
+from services.refund.deps import READERS
 from services.refund.dispute_api import router as dispute_router
 from services.refund.domain import RefundStatus
 from services.refund.metrics import set_refunds_pending
 from services.refund.models import Refund, platform
 from services.refund.settings import RefundSettings
 from services.refund.timers import start_timers
+from shared.policy_store import policy_router
 from shared.service import Runtime, create_service_app
 
 DESCRIPTION = (
-    "Refund requests decided by per-complaint authority limits (seed 004 §2.5: 100 / 500 / "
-    "2000 CNY, the limit applying to the complaint's total), four-eyes approval, payouts, "
-    "SP charge disputes with a proof window and automatic provisional refunds, and a "
-    "hash-chained audit of every decision."
+    "Refund requests decided by authority limits (seed 004 §2.5: 100 / 500 / 2000 CNY per "
+    "refund on each ticket, 每次每单, with an anti-splitting guard; the front line only for "
+    "prepaid customers' 梦网 and missed-promotion charges), four-eyes approval, payouts, SP "
+    "charge disputes with a proof window and automatic provisional refunds, and a "
+    "hash-chained audit of every decision. The authority policy changes at run time with "
+    "the audited PUT /v1/refunds/policy and applies to complaints received afterwards."
 )
 
 
@@ -41,12 +45,18 @@ def create_app(settings: RefundSettings | None = None) -> FastAPI:
     async def start(rt: Runtime) -> None:
         start_timers(rt, rules)
 
+    policy_routes = policy_router(
+        "/v1/refunds/policy",
+        lambda request: request.app.state.refund_rules.policies,
+        readers=READERS,
+        tag="refunds",
+    )
     app = create_service_app(
         platform=platform,
         settings=settings,
         title="Refund",
         description=DESCRIPTION,
-        routers=[router, dispute_router],
+        routers=[policy_routes, router, dispute_router],
         handlers=HANDLERS,
         on_start=start,
         gauges=pending_gauge,

@@ -49,6 +49,8 @@ def snapshot(refund: Refund) -> dict[str, Any]:
     return {
         "ticket_no": refund.ticket_no,
         "kind": refund.kind,
+        "charge_type": refund.charge_type,
+        "policy_version": refund.policy_version,
         "status": refund.status,
         "payout_fen": refund.payout_fen,
         "total_fen": refund.total_fen,

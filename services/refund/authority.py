@@ -12,7 +12,11 @@ What counts toward the total is what the customer is conceded (`counted_fen`):
 - `waiver` (disputed charge not collected): the amount. The seed grants room managers and
   above "处理和减免权限" over disputed amounts, so a waived charge is a concession like a
   refund and counts. Front-line staff may only "操作退费" (refund), so by default a waiver
-  needs at least a room manager even when small (`AuthorityPolicy.frontline_kinds`).
+  needs at least a room manager even when small (`AuthorityPolicy.front_line_kinds`).
+
+Front-line authority also needs a prepaid customer and a charge type the policy marks
+`front_line` (梦网, 营销方案漏赠送: seed 004 §2.5); any other charge needs a room manager.
+The numbers live in services/refund/policy.py.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from services.refund.policy import DEFAULT_POLICY as DEFAULT_POLICY
+from services.refund.policy import AuthorityPolicy as AuthorityPolicy
+from services.refund.policy import RefundKind as RefundKind
 from shared.money import format_fen, parse_amount
 
 
@@ -44,65 +51,9 @@ class UserType(StrEnum):
     POSTPAID = "postpaid"
 
 
-class RefundKind(StrEnum):
-    REFUND = "refund"
-    DOUBLE_REFUND = "double_refund"
-    PROVISIONAL = "provisional"
-    WAIVER = "waiver"
-
-
 class Outcome(StrEnum):
     APPROVED = "approved"
     PENDING_APPROVAL = "pending_approval"
-
-
-@dataclass(frozen=True)
-class AuthorityPolicy:
-    """Authority limits as configuration; the defaults are seed 004 §2.5 and seed 002."""
-
-    frontline_limit_fen: int = 10_000
-    room_manager_limit_fen: int = 50_000
-    centre_manager_limit_fen: int = 200_000
-    frontline_user_types: frozenset[str] = frozenset({UserType.PREPAID})
-    frontline_kinds: frozenset[RefundKind] = frozenset(
-        {RefundKind.REFUND, RefundKind.DOUBLE_REFUND, RefundKind.PROVISIONAL}
-    )
-    double_refund_factor: int = 2
-    provisional_after: timedelta = timedelta(days=15)
-    max_amount_fen: int = 100_000_000  # 1,000,000.00 CNY: anything above is absurd
-    frontline_aliases: frozenset[str] = frozenset({"agent"})  # hotline agents are front-line
-    system_kinds: frozenset[RefundKind] = frozenset({RefundKind.PROVISIONAL})
-    """Kinds the system requests and a configured system authority approves: the 15-day
-    provisional refund of a paid SP charge (seed 002: 代理方应先行向用户做暂退费处理)."""
-    system_approver: str = "policy:sp_provisional_refund"
-    """Who the audit names as approver of a system-approved refund (never the requester)."""
-    basis: str = "per_refund"
-    """Seed 004 §2.5 sets the limits 每次每单 (per refund, per ticket): `per_refund`. With
-    `cumulative` every refund on the complaint counts toward the limit."""
-    anti_split_window: timedelta | None = timedelta(hours=24)
-    """Under `per_refund`, refunds on the same ticket by the same requester within this window
-    count together, so one refund cannot be split to stay under a limit. None: off."""
-
-    def __post_init__(self) -> None:
-        if self.basis not in ("per_refund", "cumulative"):
-            raise ValueError("basis must be per_refund or cumulative")
-        front, room = self.frontline_limit_fen, self.room_manager_limit_fen
-        if not 0 < front < room < self.centre_manager_limit_fen:
-            raise ValueError("authority limits must be positive and strictly increasing")
-        if self.double_refund_factor < 1 or self.max_amount_fen <= 0:
-            raise ValueError("double_refund_factor and max_amount_fen must be positive")
-
-    def limit_of(self, role: Role) -> int | None:
-        """The inclusive limit of a role in fen; None means unlimited."""
-        return {
-            Role.FRONTLINE: self.frontline_limit_fen,
-            Role.ROOM_MANAGER: self.room_manager_limit_fen,
-            Role.CENTRE_MANAGER: self.centre_manager_limit_fen,
-            Role.LEADERSHIP: None,
-        }[role]
-
-
-DEFAULT_POLICY = AuthorityPolicy()
 
 
 class RefundRuleError(Exception):
@@ -146,6 +97,8 @@ class AuthorityClaim(Protocol):
     @property
     def user_type(self) -> str | None: ...
     @property
+    def charge_type(self) -> str | None: ...
+    @property
     def total_fen(self) -> int: ...
 
 
@@ -156,6 +109,7 @@ class Decision:
     outcome: Outcome
     kind: RefundKind
     user_type: str | None
+    charge_type: str | None
     requester_id: str
     amount_fen: int  # as requested: the disputed charge
     counted_fen: int  # what it adds to the complaint total (doubled for double_refund)
@@ -234,20 +188,39 @@ def counted_fen(
     return amount_fen
 
 
+def as_charge_type(value: str | None, policy: AuthorityPolicy = DEFAULT_POLICY) -> str | None:
+    """The charge type named by `value` (None: not stated), or FieldError naming it."""
+    if value is not None and value not in policy.charge_types:
+        raise FieldError("charge_type", f"must be one of {', '.join(policy.charge_types)}")
+    return value
+
+
+def front_line_may(
+    user_type: str | None,
+    kind: RefundKind | str,
+    charge_type: str | None,
+    policy: AuthorityPolicy = DEFAULT_POLICY,
+) -> bool:
+    """Front-line authority: prepaid customers, refund kinds, the seed's charge types only."""
+    return (
+        user_type in policy.front_line_user_types
+        and as_kind(kind) in policy.front_line_kinds
+        and policy.front_line_charge(charge_type)
+    )
+
+
 def required_role(
     total_fen: int,
     user_type: str | None,
     *,
     kind: RefundKind | str = RefundKind.REFUND,
+    charge_type: str | None = None,
     policy: AuthorityPolicy = DEFAULT_POLICY,
 ) -> Role:
     """The least role whose authority covers a complaint total of `total_fen`."""
     _check_total(total_fen, "total_fen")
-    frontline_may = user_type in policy.frontline_user_types
-    if frontline_may and as_kind(kind) in policy.frontline_kinds:
-        tiers = ROLE_ORDER
-    else:
-        tiers = ROLE_ORDER[1:]
+    front_line = front_line_may(user_type, kind, charge_type, policy)
+    tiers = ROLE_ORDER if front_line else ROLE_ORDER[1:]
     for role in tiers:
         limit = policy.limit_of(role)
         if limit is None or total_fen <= limit:
@@ -261,18 +234,19 @@ def may_approve(
     user_type: str | None,
     *,
     kind: RefundKind | str = RefundKind.REFUND,
+    charge_type: str | None = None,
     policy: AuthorityPolicy = DEFAULT_POLICY,
 ) -> bool:
     """Whether `role` may approve a complaint total of `total_fen`."""
     if role is None:
         return False
-    needed = required_role(total_fen, user_type, kind=kind, policy=policy)
+    needed = required_role(total_fen, user_type, kind=kind, charge_type=charge_type, policy=policy)
     return ROLE_ORDER.index(role) >= ROLE_ORDER.index(needed)
 
 
 def authority_role(roles: Iterable[str], policy: AuthorityPolicy = DEFAULT_POLICY) -> Role | None:
     """The highest refund authority among a principal's roles ('agent' is front-line)."""
-    found = {Role.FRONTLINE if r in policy.frontline_aliases else r for r in roles}
+    found = {Role.FRONTLINE if r in policy.front_line_aliases else r for r in roles}
     held = [role for role in ROLE_ORDER if role in found]
     return held[-1] if held else None
 
@@ -285,6 +259,7 @@ def decide_on_request(
     amount: int,
     kind: RefundKind | str,
     user_type: str | None,
+    charge_type: str | None = None,
     policy: AuthorityPolicy = DEFAULT_POLICY,
 ) -> Decision:
     """Approve at once if the requester's authority covers the new total, else ask upwards.
@@ -293,16 +268,20 @@ def decide_on_request(
     `amount` is the disputed charge in fen (the payout of a double refund is twice it).
     """
     kind = as_kind(kind)
+    charge_type = as_charge_type(charge_type, policy)
     amount = check_amount_fen(amount, field="amount", policy=policy)
     _check_total(existing_total, "existing_total")
     counted = counted_fen(kind, amount, policy)
     total = existing_total + counted
-    needed = required_role(total, user_type, kind=kind, policy=policy)
-    own = may_approve(requester_role, total, user_type, kind=kind, policy=policy)
+    needed = required_role(total, user_type, kind=kind, charge_type=charge_type, policy=policy)
+    own = may_approve(
+        requester_role, total, user_type, kind=kind, charge_type=charge_type, policy=policy
+    )
     return Decision(
         outcome=Outcome.APPROVED if own else Outcome.PENDING_APPROVAL,
         kind=kind,
         user_type=user_type,
+        charge_type=charge_type,
         requester_id=requester_id,
         amount_fen=amount,
         counted_fen=counted,
@@ -325,14 +304,17 @@ def check_approval(
     so its requester may never approve it, whatever role they hold now.
     """
     total = refund.total_fen
-    needed = required_role(total, refund.user_type, kind=refund.kind, policy=policy)
+    kind, charge = refund.kind, refund.charge_type
+    needed = required_role(total, refund.user_type, kind=kind, charge_type=charge, policy=policy)
     if approver_id == requester_id:
         raise FourEyesViolation(
             f"a refund may not be approved by its requester; it needs someone else "
             f"with {needed} authority or higher",
             required_role=needed,
         )
-    if not may_approve(approver_role, total, refund.user_type, kind=refund.kind, policy=policy):
+    if not may_approve(
+        approver_role, total, refund.user_type, kind=kind, charge_type=charge, policy=policy
+    ):
         held = "no refund authority" if approver_role is None else approver_role.value
         raise InsufficientAuthority(
             f"a complaint total of {format_fen(total)} CNY needs {needed} approval; "
@@ -373,9 +355,9 @@ def authority_base(
     rows = [r for r in refunds if r.status in COUNTED_STATUSES]
     if policy.basis != "per_refund":
         return complaint_total(rows, policy=policy)
-    if policy.anti_split_window is None:
+    if policy.anti_split_hours is None:
         return 0
-    since = now - policy.anti_split_window
+    since = now - timedelta(hours=policy.anti_split_hours)
     return complaint_total(
         (r for r in rows if r.requested_by == requester_id and r.requested_at >= since),
         policy=policy,
@@ -390,14 +372,3 @@ def complaint_total(
 ) -> int:
     """The complaint's total in fen: approved and pending refunds; rejected ones drop out."""
     return sum(counted_fen(r.kind, r.amount_fen, policy) for r in refunds if r.status in statuses)
-
-
-def provisional_refund_due(
-    disputed_at: datetime,
-    now: datetime,
-    *,
-    proof_received: bool,
-    policy: AuthorityPolicy = DEFAULT_POLICY,
-) -> bool:
-    """A paid SP charge is refunded provisionally once 15 days pass without proof (seed 002)."""
-    return not proof_received and now - disputed_at >= policy.provisional_after

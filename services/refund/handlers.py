@@ -1,7 +1,9 @@
 """Refund use cases: the complaint projection, request, approve, reject, payout.
 
-Each takes a unit of work and stages its changes, events and audit entry there; the caller
-commits. Rule breaks surface as problem+json (404, 409, 403 naming the role, 422)."""
+Commands are `async def verb_noun(cmd, uow, rules) -> Refund`: each stages its changes,
+events and audit entry in `uow` and raises domain exceptions (`shared.errors`: 404, 409,
+403 naming the role, 422); none commits. Routes bind `rules` and run them with
+`shared.usecase.run` / `run_create`."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from services.refund import domain
 from services.refund.audit_log import record, snapshot
 from services.refund.authority import (
     AuthorityError,
+    AuthorityPolicy,
     FieldError,
     FourEyesViolation,
     authority_base,
@@ -20,11 +23,17 @@ from services.refund.authority import (
     check_approval,
     decide_on_request,
 )
-from services.refund.commands import DecideRefund, RecordPayout, RequestRefund
+from services.refund.commands import (
+    ApproveRefund,
+    DecideRefund,
+    RecordPayout,
+    RejectRefund,
+    RequestRefund,
+)
 from services.refund.domain import RefundStatus
 from services.refund.models import ComplaintLedger, Refund, TicketView
 from services.refund.settings import RefundRules
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, utcnow
 from shared.errors import Conflict, Invalid, NotAllowed, NotFound
 from shared.events import (
     RefundApproved,
@@ -89,6 +98,11 @@ async def load_refund(uow: UnitOfWork, refund_id: str) -> Refund:
     return refund
 
 
+async def judged_under(uow: UnitOfWork, refund: Refund, rules: RefundRules) -> AuthorityPolicy:
+    """The authority policy a refund was decided under: its approval follows the same rule."""
+    return await rules.policies.at_version(uow.session, refund.policy_version)
+
+
 async def lock_complaint(uow: UnitOfWork, ticket_no: str, now: datetime) -> None:
     """Serialise refund requests on one complaint: lock its ledger row and bump its version
     (a concurrent request either waits for the lock or fails its version check)."""
@@ -102,27 +116,31 @@ async def lock_complaint(uow: UnitOfWork, ticket_no: str, now: datetime) -> None
 
 
 # --- commands -----------------------------------------------------------------------------
-async def request_refund(
-    uow: UnitOfWork, cmd: RequestRefund, rules: RefundRules, now: datetime
-) -> Refund:
+async def request_refund(cmd: RequestRefund, uow: UnitOfWork, rules: RefundRules) -> Refund:
     """Approve at once within the requester's authority over this refund (with the same
     requester's recent refunds on the ticket, see `authority_base`), else leave it pending
     for the least role that may approve it."""
+    now = cmd.at
     view = await known_ticket(uow, cmd.ticket_no, must_be_open=cmd.dispute_id is None)
     await lock_complaint(uow, cmd.ticket_no, now)
     rows = await uow.session.scalars(select(Refund).where(Refund.ticket_no == cmd.ticket_no))
-    role = authority_role(cmd.actor.roles, rules.policy)
+    # The complaint is judged under the policy in force when it was received.
+    version, policy = await rules.policies.versioned(uow.session, view.received_at)
+    role = authority_role(cmd.actor.roles, policy)
+    # A dispute's provisional refund is for the disputed SP charge (seed 002).
+    charge_type = cmd.charge_type or (policy.sp_charge_type if cmd.dispute_id else None)
     try:
         decision = decide_on_request(
             requester_role=role,
             requester_id=cmd.actor.id,
             existing_total=authority_base(
-                rows.all(), requester_id=cmd.actor.id, now=now, policy=rules.policy
+                rows.all(), requester_id=cmd.actor.id, now=now, policy=policy
             ),
             amount=cmd.amount_fen,
             kind=cmd.kind,
             user_type=view.user_type,
-            policy=rules.policy,
+            charge_type=charge_type,
+            policy=policy,
         )
     except FieldError as exc:
         raise Invalid(exc.field, exc.message) from exc
@@ -130,6 +148,8 @@ async def request_refund(
         id=cmd.refund_id or domain.new_id("RF", now),
         ticket_no=cmd.ticket_no,
         kind=decision.kind.value,
+        charge_type=decision.charge_type,
+        policy_version=version,
         amount_fen=decision.amount_fen,
         payout_fen=decision.counted_fen,
         total_fen=decision.total_fen,
@@ -142,7 +162,7 @@ async def request_refund(
         requested_at=now,
         dispute_id=cmd.dispute_id,
     )
-    by_policy = cmd.actor.id == domain.SYSTEM_ACTOR and decision.kind in rules.policy.system_kinds
+    by_policy = cmd.actor.id == domain.SYSTEM_ACTOR and decision.kind in policy.system_kinds
     if decision.approved:
         _decide(refund, RefundStatus.APPROVED, cmd.actor.id, role, now, "within own authority")
     elif not by_policy:
@@ -158,10 +178,13 @@ async def request_refund(
             required_role=None if decision.approved else refund.required_role,
             requested_by=refund.requested_by,
             requested_at=now,
+            charge_type=refund.charge_type,
+            tier=refund.required_role,
+            tier_limit_fen=policy.limit_of(refund.required_role),
         )
     )
     if decision.approved:
-        uow.publish(_approved(refund))
+        uow.publish(_approved(refund, policy))
     await record(
         uow,
         rules,
@@ -174,10 +197,10 @@ async def request_refund(
         reason=cmd.reason,
     )
     if by_policy:
-        approver = rules.policy.system_approver
+        approver = policy.system_approver
         before = snapshot(refund)
         _decide(refund, RefundStatus.APPROVED, approver, "system", now, "approved by policy")
-        uow.publish(_approved(refund))
+        uow.publish(_approved(refund, policy))
         await record(
             uow,
             rules,
@@ -208,7 +231,7 @@ def _decide(
     refund.escalate_at = None
 
 
-def _approved(refund: Refund) -> RefundApproved:
+def _approved(refund: Refund, policy: AuthorityPolicy) -> RefundApproved:
     assert refund.decided_by is not None and refund.decided_at is not None
     return RefundApproved(
         ticket_no=refund.ticket_no,
@@ -217,6 +240,9 @@ def _approved(refund: Refund) -> RefundApproved:
         amount_fen=refund.payout_fen,
         approved_by=refund.decided_by,
         approved_at=refund.decided_at,
+        charge_type=refund.charge_type,
+        tier=refund.required_role,
+        tier_limit_fen=policy.limit_of(refund.required_role),
     )
 
 
@@ -229,13 +255,14 @@ async def _authorised(uow: UnitOfWork, cmd: DecideRefund, rules: RefundRules) ->
         raise Conflict(
             title="Refund already decided", detail=str(exc), status_now=refund.status
         ) from exc
+    policy = await judged_under(uow, refund, rules)
     try:
         check_approval(
-            approver_role=authority_role(cmd.actor.roles, rules.policy),
+            approver_role=authority_role(cmd.actor.roles, policy),
             approver_id=cmd.actor.id,
             requester_id=refund.requested_by,
             refund=refund,
-            policy=rules.policy,
+            policy=policy,
         )
     except AuthorityError as exc:
         four_eyes = isinstance(exc, FourEyesViolation)
@@ -248,14 +275,14 @@ async def _authorised(uow: UnitOfWork, cmd: DecideRefund, rules: RefundRules) ->
     return refund
 
 
-async def approve_refund(
-    uow: UnitOfWork, cmd: DecideRefund, rules: RefundRules, now: datetime
-) -> Refund:
+async def approve_refund(cmd: ApproveRefund, uow: UnitOfWork, rules: RefundRules) -> Refund:
     refund = await _authorised(uow, cmd, rules)
-    role = authority_role(cmd.actor.roles, rules.policy)
+    now = utcnow()
+    policy = await judged_under(uow, refund, rules)
+    role = authority_role(cmd.actor.roles, policy)
     before = snapshot(refund)
     _decide(refund, RefundStatus.APPROVED, cmd.actor.id, role, now, cmd.note)
-    uow.publish(_approved(refund))
+    uow.publish(_approved(refund, policy))
     await record(
         uow,
         rules,
@@ -270,11 +297,10 @@ async def approve_refund(
     return refund
 
 
-async def reject_refund(
-    uow: UnitOfWork, cmd: DecideRefund, rules: RefundRules, now: datetime
-) -> Refund:
+async def reject_refund(cmd: RejectRefund, uow: UnitOfWork, rules: RefundRules) -> Refund:
     refund = await _authorised(uow, cmd, rules)
-    role = authority_role(cmd.actor.roles, rules.policy)
+    now = utcnow()
+    role = authority_role(cmd.actor.roles, await judged_under(uow, refund, rules))
     before = snapshot(refund)
     reason = cmd.note or "rejected"
     _decide(refund, RefundStatus.REJECTED, cmd.actor.id, role, now, reason)
@@ -301,11 +327,10 @@ async def reject_refund(
     return refund
 
 
-async def record_payout(
-    uow: UnitOfWork, cmd: RecordPayout, rules: RefundRules, now: datetime
-) -> Refund:
+async def record_payout(cmd: RecordPayout, uow: UnitOfWork, rules: RefundRules) -> Refund:
     """Billing paid an approved refund out. The same billing_ref again is a no-op."""
     refund = await load_refund(uow, cmd.refund_id)
+    now = utcnow()
     billing_ref, actor = cmd.billing_ref, cmd.actor
     try:
         new = domain.payout_is_new(refund.status, refund.billing_ref, billing_ref)

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import TYPE_ANNOTATION_MAP, service_metadata, utcnow
+from shared.policy_store import PolicyVersionMixin
 from shared.service import Platform
 
 
@@ -57,6 +58,10 @@ class Refund(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     ticket_no: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(16))
+    charge_type: Mapped[str | None] = mapped_column(String(32))
+    """What the charge was for (AuthorityPolicy.charge_types); None: not stated."""
+    policy_version: Mapped[int | None] = mapped_column(Integer)
+    """The authority policy version it was decided under (None: the settings' default)."""
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     payout_fen: Mapped[int] = mapped_column(BigInteger)
     total_fen: Mapped[int] = mapped_column(BigInteger)
@@ -82,6 +87,12 @@ class Refund(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class PolicyVersion(Base, PolicyVersionMixin):
+    """The authority policy as ops changed it at run time (see shared.policy_store)."""
+
+    __tablename__ = "policy_version"
 
 
 class SpDispute(Base):

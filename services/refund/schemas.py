@@ -35,6 +35,7 @@ class RefundCreate(BaseModel):
                     "ticket_no": "TS20261122000001",
                     "amount": "30.00",
                     "kind": "double_refund",
+                    "charge_type": "monternet",
                     "reason": "梦网业务未经用户确认订购",
                 }
             ]
@@ -45,6 +46,15 @@ class RefundCreate(BaseModel):
     kind: RefundKind = Field(
         description="refund; double_refund (2 × the charge is paid back and counted); "
         "provisional (SP gave no proof in time); waiver (disputed charge not collected)"
+    )
+    charge_type: str | None = Field(
+        None,
+        max_length=32,
+        description="What the charge was for, one of the authority policy's charge_types "
+        "(GET /v1/refunds/policy; defaults: monternet 梦网业务费, missed_promotion 营销方案漏赠送, "
+        "call, data, package, other). Front-line staff may refund only the policy's front-line "
+        "types (seed 004 §2.5); none stated → a room manager or above decides.",
+        examples=["monternet"],
     )
     reason: str = Field(min_length=1, max_length=1000)
 
@@ -69,6 +79,7 @@ class RefundRead(BaseModel):
     id: str
     ticket_no: str
     kind: str
+    charge_type: str | None
     status: str
     amount: Fen = Field(validation_alias="amount_fen", description="As requested: the charge")
     payout: Fen = Field(validation_alias="payout_fen", description="What the customer gets")
@@ -76,6 +87,9 @@ class RefundRead(BaseModel):
         validation_alias="total_fen", description="Complaint total this refund was decided on"
     )
     required_role: str
+    policy_version: int | None = Field(
+        description="The authority policy version it was decided under (null: the default)"
+    )
     user_type: str | None
     reason: str
     requested_by: str

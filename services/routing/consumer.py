@@ -8,6 +8,7 @@ from shared.events import (
     SlaBreached,
     TicketClassified,
     TicketMarkedMajor,
+    TicketNoteAdded,
     TicketReceived,
     TicketStatusChanged,
 )
@@ -21,6 +22,7 @@ def make_handlers(settings: RoutingSettings) -> dict[type[Event], Handler]:
         TicketStatusChanged: routing.on_ticket_status_changed,
         SlaBreached: routing.on_sla_breached,
         TicketMarkedMajor: routing.on_ticket_marked_major,
+        TicketNoteAdded: routing.on_ticket_note_added,
     }
 
 

@@ -1,49 +1,71 @@
-"""Routing rules: the default department directory and responsibility matrix. No I/O."""
+"""Routing rules: the dispatch table (dispatch.json), priority, escalation and access. No I/O
+beyond reading the dispatch table's data file."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from shared.access import Scope
 
+# The department directory lives in routing's database (seeded by the migration
+# 20261122_seed_departments, changed by ops with PUT /v1/departments/{code}, audited).
+DISPATCH_PATH = Path(__file__).with_name("dispatch.json")
+
 
 @dataclass(frozen=True)
-class Department:
-    code: str
-    name: str
-    kind: str
-    manager: str
+class ProductRule:
+    """Complaints of these categories naming one of these products go to `department`."""
+
+    products: frozenset[str]
+    categories: frozenset[str]
+    department: str
+    source: str = ""
 
 
-DEFAULT_DEPARTMENTS = (
-    Department("frontdesk_10086", "10086 front desk", "front_desk", "shift_leader_10086"),
-    Department("service_hall", "Service halls", "service_hall", "marketing_manager"),
-    Department("network_maintenance", "Network maintenance", "back_office", "mgr_network"),
-    Department("billing_support", "Billing support", "back_office", "mgr_billing"),
-    Department("value_added", "Value-added / SP business", "back_office", "mgr_value_added"),
-    Department("marketing", "Marketing and tariffs", "back_office", "mgr_marketing"),
-    Department("service_management", "Service management", "back_office", "mgr_service"),
-    Department("device_support", "Device support", "back_office", "mgr_device"),
-    Department("leadership", "Company leadership", "leadership", "leader_in_charge"),
-)
+@dataclass(frozen=True)
+class DispatchTable:
+    """The dispatch table as data (dispatch.json): category defaults, fallback, product rules."""
 
-DEFAULT_MATRIX = {
-    "network": "network_maintenance",
-    "billing": "billing_support",
-    "value_added": "value_added",
-    "tariff": "marketing",
-    "business": "service_management",
-    "service": "service_management",
-    "device": "device_support",
-}
-FALLBACK_DEPARTMENT = "service_management"
+    categories: dict[str, str]
+    fallback: str
+    products: tuple[ProductRule, ...] = ()
+
+    @classmethod
+    def load(cls, path: Path = DISPATCH_PATH) -> DispatchTable:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        rules = tuple(
+            ProductRule(
+                products=frozenset(r["products"]),
+                categories=frozenset(r["categories"]),
+                department=r["department"],
+                source=r.get("source", ""),
+            )
+            for r in raw.get("products", [])
+        )
+        return cls(categories=dict(raw["categories"]), fallback=raw["fallback"], products=rules)
 
 
-def responsible_department(category: str, matrix: dict[str, str]) -> tuple[str, str]:
-    """部门问责制: the department answerable for the category, and why it was chosen."""
+DEFAULT_DISPATCH = DispatchTable.load()
+DEFAULT_MATRIX = DEFAULT_DISPATCH.categories
+FALLBACK_DEPARTMENT = DEFAULT_DISPATCH.fallback
+
+
+def responsible_department(
+    category: str,
+    matrix: dict[str, str],
+    product: str | None = None,
+    table: DispatchTable = DEFAULT_DISPATCH,
+) -> tuple[str, str]:
+    """部门问责制: the department answerable for the complaint, and why it was chosen: a
+    product rule, else the live category matrix, else the fallback."""
+    for rule in table.products:
+        if product in rule.products and category in rule.categories:
+            return rule.department, f"product:{product}"
     if category in matrix:
         return matrix[category], f"matrix:{category}"
-    return FALLBACK_DEPARTMENT, f"fallback:{category}"
+    return table.fallback, f"fallback:{category}"
 
 
 def priority(severity: str, major: bool, over_level: bool) -> int:
@@ -60,12 +82,16 @@ class EscalationPolicy:
     """Who supervises, and when routing escalates by itself (责任追究)."""
 
     ping_pong_transfers: int = 3
-    """The transfer that makes a ticket ping-pong (the third by default) escalates it."""
+    """The transfer that makes a ticket ping-pong (the third by default) escalates it: buck-
+    passing goes to the manager (seed 004 §2.3, 推诿扯皮; the seed gives no count)."""
     progress_notice_after_days: int = 4
-    """A fix open longer than this owes the complaining department a progress notice..."""
+    """A fix open longer than this owes the complaining department a progress notice...
+    (seed 004 §3.5: 解决投诉处理时间超过4天以上的投诉, 通过邮件方式(固定模板)通报处理进度)"""
     progress_notice_every_days: int = 1
-    """...and another every period until it is closed."""
+    """...and another every period until it is closed (no seed number: daily)."""
     temporary_plan_within_minutes: int = 60
+    """A defect-caused major complaint's temporary plan is due within this many minutes
+    (seed 004 §3.3: 在1小时内作出临时处理方案)."""
     defect_categories: tuple[str, ...] = ("network", "business", "billing")
     """Major complaints in these categories come from a product/service/system defect."""
 

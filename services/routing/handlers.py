@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from services.routing import domain
+from services.routing import domain, majors
 from services.routing.models import (
     Assignment,
     AssignmentHistory,
@@ -23,12 +23,14 @@ from shared.db import UnitOfWork, utcnow
 from shared.errors import Conflict, Invalid, NotAllowed, NotFound, NotYet
 from shared.events import (
     TERMINAL_STATUSES,
+    ProgressEntry,
     ProgressNoticeDue,
     SlaBreached,
     TicketAssigned,
     TicketClassified,
     TicketEscalated,
     TicketMarkedMajor,
+    TicketNoteAdded,
     TicketReceived,
     TicketStatusChanged,
     TicketTransferred,
@@ -107,12 +109,15 @@ class Routing:
     def __init__(self, settings: RoutingSettings) -> None:
         self.settings = settings
         self.policy = settings.escalation_policy()
+        self.dispatch = settings.dispatch_table()
 
     # --- consumed events ----------------------------------------------------------------
     async def on_ticket_classified(self, event: TicketClassified, uow: UnitOfWork) -> None:
         """首问负责 + 部门问责: the accepting department owns it, the responsible one
         handles it. A later reclassification re-dispatches an unclaimed ticket."""
-        handler, reason = domain.responsible_department(event.category, await _matrix(uow))
+        handler, reason = domain.responsible_department(
+            event.category, await _matrix(uow), event.product, self.dispatch
+        )
         now = utcnow()
         existing = await uow.session.get(Assignment, event.ticket_no)
         if existing is not None:
@@ -174,13 +179,68 @@ class Routing:
         a = await uow.session.get(Assignment, event.ticket_no)
         if a is None:
             return
-        if event.to_status == "replied" and a.status != "replied":
+        if (
+            self.settings.surge_answer_from_reply
+            and event.to_status == "replied"
+            and a.status != "replied"
+        ):
             uow.session.add(SurgeSignal(kind="answer", ticket_no=a.ticket_no, at=event.changed_at))
         a.status = event.to_status
         a.closed = event.to_status in CLOSED_STATUSES
         if a.closed:
             a.next_progress_notice_at = None
             a.temporary_plan_due_at = None
+        await self._progress_on_status(uow, a, event)
+
+    async def _progress_on_status(
+        self, uow: UnitOfWork, a: Assignment, event: TicketStatusChanged
+    ) -> None:
+        """Notices run while the fix is unresolved (seed 004 §3.5): resolving stops them,
+        with one final result notice if notices were owed; reopening starts them again."""
+        after = timedelta(days=self.policy.progress_notice_after_days)
+        if event.to_status == "resolved":
+            a.next_progress_notice_at = None
+            if event.changed_at - a.received_at >= after:
+                uow.publish(
+                    ProgressNoticeDue(
+                        ticket_no=a.ticket_no,
+                        owner_department=a.owner_department,
+                        handler_department=a.handler_department,
+                        days_open=(event.changed_at - a.received_at).days,
+                        due_at=event.changed_at,
+                        latest=await self._latest(uow, a.ticket_no),
+                        final=True,
+                        resolution=event.resolution,
+                    )
+                )
+        elif event.to_status == "reopened" and not a.closed:
+            every = timedelta(days=self.policy.progress_notice_every_days)
+            a.next_progress_notice_at = max(a.received_at + after, event.changed_at + every)
+
+    async def _latest(self, uow: UnitOfWork, ticket_no: str) -> list[ProgressEntry]:
+        rows = (
+            await uow.session.scalars(
+                select(SupervisionEntry)
+                .where(SupervisionEntry.ticket_no == ticket_no)
+                .order_by(SupervisionEntry.at.desc(), SupervisionEntry.id.desc())
+                .limit(self.settings.progress_notice_entries)
+            )
+        ).all()
+        return [ProgressEntry(at=r.at, author=r.author, text=r.text) for r in rows]
+
+    async def on_ticket_note_added(self, event: TicketNoteAdded, uow: UnitOfWork) -> None:
+        """Agents' notes are progress too: they go into the ledger the notices quote."""
+        if await uow.session.get(Assignment, event.ticket_no) is None:
+            return
+        uow.session.add(
+            SupervisionEntry(
+                ticket_no=event.ticket_no,
+                kind="note",
+                author=event.author,
+                text=event.text,
+                at=event.added_at,
+            )
+        )
 
     async def on_ticket_received(self, event: TicketReceived, uow: UnitOfWork) -> None:
         """Keep what surge detection needs; the complaint is observed once classified."""
@@ -212,11 +272,27 @@ class Routing:
             return
         a.major = True
         a.priority = min(a.priority, 1)
-        await self.escalate(uow, a, "major", event.reason, utcnow())
+        now = utcnow()
+        await self.escalate(uow, a, "major", event.reason, now, cluster_id=event.cluster_id)
+        if event.cluster_id:  # one notice and one temporary-plan clock for the cluster
+            await majors.start_cluster_plan_clock(
+                uow, self.settings, event.cluster_id, a.ticket_no, now
+            )
+        elif a.category in self.policy.defect_categories and a.temporary_plan_due_at is None:
+            a.temporary_plan_due_at = now + timedelta(
+                minutes=self.policy.temporary_plan_within_minutes
+            )
 
     # --- commands -----------------------------------------------------------------------
     async def escalate(
-        self, uow: UnitOfWork, a: Assignment, trigger: str, reason: str, now: datetime
+        self,
+        uow: UnitOfWork,
+        a: Assignment,
+        trigger: str,
+        reason: str,
+        now: datetime,
+        *,
+        cluster_id: str | None = None,
     ) -> str:
         """Appoint a supervisor, open the ledger entry and publish TicketEscalated."""
         handler = await uow.session.get(Department, a.handler_department)
@@ -245,6 +321,7 @@ class Routing:
                 supervisor=supervisor,
                 handler_department=a.handler_department,
                 escalated_at=now,
+                cluster_id=cluster_id,
             )
         )
         return supervisor
@@ -340,6 +417,7 @@ class Routing:
                     handler_department=a.handler_department,
                     days_open=(now - a.received_at).days,
                     due_at=due,
+                    latest=await self._latest(uow, a.ticket_no),
                 )
             )
         return won

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import TYPE_ANNOTATION_MAP, service_metadata, utcnow
@@ -163,7 +163,31 @@ class SurgeCluster(Base):
     incident_id: Mapped[int | None] = mapped_column(Integer)
     resolution: Mapped[str | None] = mapped_column(Text)
     resolved_at: Mapped[datetime | None]
+    # the department's first answer (初步答复), given by command
+    answer_text: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(64))
+    # becoming major: one leadership notice and one temporary-plan clock per cluster
+    major_noticed_at: Mapped[datetime | None]
+    temporary_plan_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    temporary_plan_at: Mapped[datetime | None]
+    temporary_plan_text: Mapped[str | None] = mapped_column(Text)
+    temporary_plan_by: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # why each member joined: [{"ticket_no", "reasons": ["place:翠苑", ...]}], oldest first
+    members: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    reasons: Mapped[dict[str, int] | None] = mapped_column(JSON)  # how often each reason
+
+
+class SurgeCorrection(Base):
+    """What an ops merge or split taught the surge detector, as data it loads on every start:
+    alias (p:石牌桥地铁站 is p:岗顶 from now on) or distinct (新世界 and 金沙洲新世界 are two)."""
+
+    __tablename__ = "surge_correction"
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+    cluster_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SurgeAlertLog(Base):
@@ -191,3 +215,20 @@ class Incident(Base):
     declared_by: Mapped[str] = mapped_column(String(64))
     declared_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
+
+
+class StaffRole(Base):
+    """The staff directory: who holds a role the rules address, for which unit (a 10086 front
+    desk, a service hall, a department, or `*` for every unit) and, for shift leaders, which
+    shift."""
+
+    __tablename__ = "staff_role"
+    __table_args__ = (UniqueConstraint("role", "unit", "shift", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    role: Mapped[str] = mapped_column(String(32), index=True)
+    unit: Mapped[str] = mapped_column(String(64), index=True)
+    shift: Mapped[str] = mapped_column(String(16), default="")
+    name: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(254))
+    mobile: Mapped[str | None] = mapped_column(String(20))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -80,6 +80,15 @@ class MatrixRule(BaseModel):
     department_code: str
 
 
+class ProductRuleRead(BaseModel):
+    """A dispatch-table product rule (services/routing/dispatch.json)."""
+
+    products: list[str]
+    categories: list[str]
+    department_code: str
+    source: str
+
+
 class MatrixWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
     department_code: str = Field(min_length=1, max_length=64)

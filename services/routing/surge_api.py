@@ -13,11 +13,18 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from services.routing.models import Incident, SurgeAlertLog, SurgeCluster, SurgeSignal
+from services.routing import majors
+from services.routing.models import (
+    Incident,
+    SurgeAlertLog,
+    SurgeCluster,
+    SurgeCorrection,
+    SurgeSignal,
+)
 from services.routing.schemas import CATEGORY
 from shared.auth import Principal, require_roles
 from shared.db import utcnow
-from shared.errors import PROBLEM_RESPONSES, Problem, field_error
+from shared.errors import PROBLEM_RESPONSES, DomainError, Problem, field_error
 from shared.service import Runtime, runtime
 
 router = APIRouter(tags=["surges"], responses=PROBLEM_RESPONSES)
@@ -39,6 +46,31 @@ class AlertRead(BaseModel):
     raised_at: datetime
 
 
+class MemberRead(BaseModel):
+    """Why one complaint is in the cluster: what it shares with the members before it."""
+
+    ticket_no: str
+    reasons: list[str] = Field(
+        description="place:/district:/symptom:/product:/similarity:,"
+        " ops_merge:/ops_split:<cluster>;"
+        " empty for the complaint that started the cluster"
+    )
+    place: str | None = None
+    symptom: str | None = None
+    product: str | None = None
+    similarity: float | None = Field(None, description="MinHash Jaccard estimate, 0..1")
+    by_ops: str | None = Field(None, description="merge or split, when ops moved it here")
+
+
+class CorrectionRead(BaseModel):
+    kind: str = Field(description="alias (name is value from now on) | distinct (two places)")
+    name: str
+    value: str
+    cluster_id: str
+    created_at: datetime
+    tsv: str | None = Field(None, description="The row for places.tsv / products.tsv (aliases)")
+
+
 class SurgeRead(BaseModel):
     id: str
     category: str
@@ -57,7 +89,17 @@ class SurgeRead(BaseModel):
     incident_id: int | None
     resolution: str | None
     resolved_at: datetime | None
+    answer_text: str | None = Field(None, description="The department's first answer (初步答复)")
+    answered_by: str | None = None
+    temporary_plan_due_at: datetime | None = Field(
+        None, description="Major: the responsible department's temporary plan is due (1 hour)"
+    )
+    temporary_plan_at: datetime | None = None
+    temporary_plan_text: str | None = None
+    temporary_plan_by: str | None = None
     alerts: list[AlertRead] = Field(default_factory=list)
+    members: list[MemberRead] = Field(default_factory=list, description="Why each one joined")
+    reasons: dict[str, int] = Field(default_factory=dict, description="How often each reason")
 
 
 class MergeBody(BaseModel):
@@ -73,6 +115,20 @@ class SplitBody(BaseModel):
 class ResolveBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     resolution: str = Field(min_length=1, max_length=2000)
+
+
+class FirstAnswerBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(
+        min_length=1, max_length=2000, description="The department's first answer (初步答复)"
+    )
+
+
+class FirstAnswerRead(BaseModel):
+    cluster_id: str
+    text: str
+    answered_by: str
+    answered_at: datetime
 
 
 class IncidentCreate(BaseModel):
@@ -95,6 +151,33 @@ class IncidentRead(BaseModel):
     closed_at: datetime | None
 
 
+def _member(raw: dict[str, Any]) -> MemberRead:
+    reasons = [str(r) for r in raw.get("reasons", [])]
+    first: dict[str, str] = {}
+    for r in reasons:
+        kind, _, value = r.partition(":")
+        first.setdefault(kind, value)
+    similarity = first.get("similarity")
+    ops = "merge" if "ops_merge" in first else "split" if "ops_split" in first else None
+    return MemberRead(
+        ticket_no=str(raw["ticket_no"]), reasons=reasons,
+        place=first.get("place") or first.get("district"), symptom=first.get("symptom"),
+        product=first.get("product"), similarity=float(similarity) if similarity else None,
+        by_ops=ops,
+    )  # fmt: skip
+
+
+def _correction(row: SurgeCorrection) -> CorrectionRead:
+    tsv = None
+    if row.kind == "alias":
+        level = "place" if row.name.startswith("p:") else None
+        tsv = "\t".join([row.name[2:], row.value[2:], *([level] if level else [])])
+    return CorrectionRead(
+        kind=row.kind, name=row.name, value=row.value, cluster_id=row.cluster_id,
+        created_at=row.created_at, tsv=tsv,
+    )  # fmt: skip
+
+
 def _read(c: SurgeCluster, alerts: list[SurgeAlertLog] | None = None) -> SurgeRead:
     answered = (
         (c.answered_at - c.discovered_at).total_seconds()
@@ -102,9 +185,15 @@ def _read(c: SurgeCluster, alerts: list[SurgeAlertLog] | None = None) -> SurgeRe
         else None
     )
     return SurgeRead(
-        **{k: getattr(c, k) for k in SurgeRead.model_fields if hasattr(c, k) and k != "alerts"},
+        **{
+            k: getattr(c, k)
+            for k in SurgeRead.model_fields
+            if hasattr(c, k) and k not in ("alerts", "members", "reasons")
+        },
         time_to_first_answer_seconds=answered,
         alerts=[AlertRead.model_validate(a, from_attributes=True) for a in alerts or []],
+        members=[_member(m) for m in c.members or []],
+        reasons=c.reasons or {},
     )
 
 
@@ -122,6 +211,17 @@ async def list_surges(
     async with rt.db.sessions() as s:
         rows = (await s.scalars(query.order_by(SurgeCluster.count.desc()).limit(limit))).all()
     return [_read(c) for c in rows]
+
+
+@router.get(
+    "/v1/surges/corrections",
+    response_model=list[CorrectionRead],
+    summary="What ops merges and splits taught the detector (aliases, distinct places)",
+)
+async def list_corrections(_: Staff, rt: Rt) -> list[CorrectionRead]:
+    async with rt.db.sessions() as s:
+        rows = (await s.scalars(select(SurgeCorrection).order_by(SurgeCorrection.created_at))).all()
+    return [_correction(r) for r in rows]
 
 
 @router.get("/v1/surges/{cluster_id}", response_model=SurgeRead, summary="One cluster")
@@ -185,6 +285,78 @@ async def split(cluster_id: str, body: SplitBody, _: Ops, rt: Rt, response: Resp
 )
 async def resolve(cluster_id: str, body: ResolveBody, _: Ops, rt: Rt, response: Response) -> None:
     await _signal(rt, response, cluster_id, "resolve", resolution=body.resolution)
+
+
+@router.post(
+    "/v1/surges/{cluster_id}/first-answer",
+    status_code=202,
+    response_model=FirstAnswerRead,
+    summary="The responsible department's first answer (初步答复): ends the 1-hour clock",
+)
+async def first_answer(
+    cluster_id: str, body: FirstAnswerBody, principal: Staff, rt: Rt, response: Response
+) -> FirstAnswerRead:
+    """Counting towards the 50/200 levels runs from discovery to this answer (seed 004 §3.5);
+    repeating the same answer returns it again, a different second answer is a conflict."""
+    async with rt.db.uow() as uow:
+        cluster = await uow.session.get(SurgeCluster, cluster_id)
+        if cluster is None:
+            raise Problem(404, "Not Found", f"no surge {cluster_id}")
+        if cluster.answer_text is not None:
+            if cluster.answer_text == body.text and cluster.answered_by == principal.sub:
+                response.status_code = 200
+                return _answer(cluster)
+            by = cluster.answered_by
+            raise Problem(409, "Already answered", f"{cluster_id} was answered by {by}")
+        if cluster.state != "active":
+            raise Problem(409, "Surge not active", f"{cluster_id} is {cluster.state}")
+        if (
+            principal.dept
+            and cluster.departments
+            and principal.dept not in cluster.departments
+            and not principal.has_any("ops", "leadership")
+        ):
+            raise Problem(403, "Forbidden", "only the responsible department answers this surge")
+        now = utcnow()
+        cluster.answer_text, cluster.answered_by = body.text, principal.sub
+        cluster.answered_at = cluster.answered_at or now
+        uow.session.add(
+            SurgeSignal(
+                kind="answer",
+                cluster_id=cluster_id,
+                payload={"text": body.text, "by": principal.sub},
+                at=now,
+            )
+        )
+        await uow.commit()
+        response.headers["Location"] = f"/v1/surges/{cluster_id}"
+        return _answer(cluster)
+
+
+@router.post(
+    "/v1/surges/{cluster_id}/temporary-plan",
+    response_model=SurgeRead,
+    summary="A major cluster's temporary plan (临时方案, within 1 hour): ends its clock",
+)
+async def temporary_plan(
+    cluster_id: str, body: FirstAnswerBody, principal: Staff, rt: Rt
+) -> SurgeRead:
+    async with rt.db.uow() as uow:
+        try:
+            cluster = await majors.record_cluster_plan(
+                uow, cluster_id, principal.sub, body.text, utcnow()
+            )
+        except DomainError as exc:
+            raise exc.problem() from exc
+        await uow.commit()
+        return _read(cluster)
+
+
+def _answer(c: SurgeCluster) -> FirstAnswerRead:
+    assert c.answer_text is not None and c.answered_by is not None and c.answered_at is not None
+    return FirstAnswerRead(
+        cluster_id=c.id, text=c.answer_text, answered_by=c.answered_by, answered_at=c.answered_at
+    )
 
 
 @router.post(

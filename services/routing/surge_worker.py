@@ -27,10 +27,12 @@ from services.routing.models import (
     Incident,
     SurgeAlertLog,
     SurgeCluster,
+    SurgeCorrection,
     SurgeCursor,
     SurgeInput,
     SurgeSignal,
 )
+from services.routing.staff_alerts import staff_alert
 from shared.db import Database, UnitOfWork, utcnow
 from shared.events import SurgeAlertRaised, SurgeResolved, TicketMarkedMajor
 
@@ -58,9 +60,14 @@ class SurgeWorker:
         self.me = f"routing-{uuid.uuid4().hex[:12]}"
         self.detector: surge.SurgeDetector | None = None
         self.last_seq = 0
+        self._lease_until: datetime | None = None
+        """Until when this worker's lease is known to be held (renewed past its half)."""
 
     # --- lease ----------------------------------------------------------------------------
     async def _hold_lease(self, db: Database, now: datetime) -> bool:
+        if self._lease_until is not None and self._lease_until - now > self.lease / 2:
+            return True  # nobody can take it before it expires: no write (and no commit)
+        self._lease_until = None
         async with db.uow() as uow:
             row = await uow.session.get(SurgeCursor, CURSOR)
             if row is None:
@@ -80,7 +87,10 @@ class SurgeWorker:
                 .execution_options(synchronize_session=False)
             )
             await uow.commit()
-        return won.rowcount == 1  # type: ignore[attr-defined]
+        if won.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        self._lease_until = now + self.lease
+        return True
 
     # --- the loop -------------------------------------------------------------------------
     async def tick(self, db: Database) -> int:
@@ -110,13 +120,17 @@ class SurgeWorker:
         for signal in signals:
             self._apply(signal, inputs, incidents, batch)
         batch.alerts.extend(self.detector.overdue(now))
+        if not signals and not batch.alerts:
+            return 0  # nothing read, nothing due: no transaction
         try:
             applied = await self._commit(db, signals, batch, now)
         except Exception:
             self.detector = None  # memory and database may disagree now: rebuild
+            self._lease_until = None
             raise
         if not applied:
             self.detector = None
+            self._lease_until = None
             return 0
         return len(signals)
 
@@ -146,6 +160,9 @@ class SurgeWorker:
                 obs = detector.observe(complaint)
                 if obs.cluster_id and not obs.duplicate:
                     obs = self._absorb(complaint, obs, incidents, batch) or obs
+            elif signal.kind == "answer" and signal.cluster_id:
+                detector.record_first_answer(signal.cluster_id, signal.at)  # the command
+                batch.touched.add(signal.cluster_id)
             elif signal.kind == "answer" and signal.ticket_no:
                 cluster_id = detector.cluster_of(signal.ticket_no)
                 if cluster_id:
@@ -233,7 +250,7 @@ class SurgeWorker:
                 if row is not None and row.state == "active":
                     row.state = why
             for alert in batch.alerts:
-                await _raise(uow, alert)
+                await _raise(uow, alert, self.config, self._reasons(alert.cluster_id))
             for ticket, cluster_id in batch.newly_major.items():
                 uow.publish(
                     TicketMarkedMajor(
@@ -252,9 +269,27 @@ class SurgeWorker:
                     row.incident_id = incident_id
             for cluster_id, resolution, at in batch.resolved:
                 await _resolve(uow, cluster_id, resolution, at)
+            for c in self.detector.new_corrections():
+                if await uow.session.get(SurgeCorrection, (c.kind, c.name, c.value)) is None:
+                    uow.session.add(
+                        SurgeCorrection(
+                            kind=c.kind,
+                            name=c.name,
+                            value=c.value,
+                            cluster_id=c.cluster_id,
+                            created_at=now,
+                        )
+                    )
             await uow.commit()
         self.last_seq = new_seq
         return True
+
+    def _reasons(self, cluster_id: str) -> dict[str, int]:
+        assert self.detector is not None
+        try:
+            return self.detector.cluster(cluster_id).reasons
+        except KeyError:
+            return {}
 
     async def _project(self, uow: UnitOfWork, cluster_id: str) -> None:
         assert self.detector is not None
@@ -291,6 +326,8 @@ class SurgeWorker:
             "discovered_at": info.discovered_at,
             "answer_due_at": info.answer_due_at,
             "answered_at": info.answered_at,
+            "members": [{"ticket_no": t, "reasons": list(why)} for t, why in info.members],
+            "reasons": info.reasons,
         }
         if row is None:
             uow.session.add(
@@ -321,9 +358,14 @@ class SurgeWorker:
             )
             inputs = await _inputs(s, signals)
             incidents = list((await s.scalars(select(Incident))).all())
+            taught = (await s.scalars(select(SurgeCorrection))).all()
+        detector.teach(
+            surge.Correction(r.kind, r.name, r.value, r.cluster_id) for r in taught
+        )  # what ops taught, however old
         scratch = _Batch()
         for signal in signals:
             self._apply(signal, inputs, incidents, scratch)  # scratch is dropped: no writes
+        detector.new_corrections()  # replayed merges teach what is stored already
         self.last_seq = upto
         log.info("surge worker %s rebuilt %d signals up to %d", self.me, len(signals), upto)
 
@@ -344,7 +386,9 @@ def _matches(incident: Incident, c: surge.Complaint) -> bool:
     return not incident.keywords or any(k in c.text for k in incident.keywords)
 
 
-async def _raise(uow: UnitOfWork, alert: surge.Alert) -> None:
+async def _raise(
+    uow: UnitOfWork, alert: surge.Alert, config: surge.SurgeConfig, reasons: dict[str, int]
+) -> None:
     scope = alert.scope or ""
     key = (alert.cluster_id, str(alert.rule), scope)
     if await uow.session.get(SurgeAlertLog, key) is not None:
@@ -362,6 +406,35 @@ async def _raise(uow: UnitOfWork, alert: surge.Alert) -> None:
     row = await uow.session.get(SurgeCluster, alert.cluster_id)
     if row is not None:
         row.level = str(alert.rule)
+    departments = list(row.departments) if row is not None else []
+    if not departments:
+        departments = sorted(
+            set(
+                (
+                    await uow.session.scalars(
+                        select(Assignment.handler_department).where(
+                            Assignment.ticket_no.in_(list(alert.tickets))
+                        )
+                    )
+                ).all()
+            )
+        )
+    trigger = alert.trigger_ticket or alert.tickets[-1]
+    await staff_alert(
+        uow,
+        kind=str(alert.rule),
+        key=f"{alert.cluster_id}:{alert.rule}:{scope}",
+        ticket_no=trigger,
+        cluster_id=alert.cluster_id,
+        scope=alert.scope,
+        departments=departments,
+        tickets=alert.tickets,
+        count=alert.count,
+        at=alert.raised_at,
+        shift_starts=config.shift_starts,
+        timezone=config.timezone,
+        due_at=alert.answer_due_at,
+    )
     uow.publish(
         SurgeAlertRaised(
             ticket_no=alert.trigger_ticket or alert.tickets[-1],
@@ -371,6 +444,7 @@ async def _raise(uow: UnitOfWork, alert: surge.Alert) -> None:
             count=alert.count,
             tickets=list(alert.tickets),
             raised_at=alert.raised_at,
+            reasons=reasons,
         )
     )
 

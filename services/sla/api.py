@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import func, select
 
-from services.sla import calendar_store, domain
+from services.sla import commands, domain
 from services.sla.calendar import Day, OutsideCalendar, WorkingCalendar
 from services.sla.clock import clock_state
+from services.sla.commands import LoadYear, OfficialDay, OverrideDay, RecomputeTicket
 from services.sla.handlers import Sla
-from services.sla.models import CalendarChange, CalendarDay, Clock, ClockExtension
+from services.sla.models import CalendarChange, Clock
 from services.sla.schemas import (
     CalendarChangeRead,
     ClockRead,
@@ -32,8 +34,9 @@ from services.sla.schemas import (
 )
 from shared.auth import Principal, require_roles
 from shared.db import utcnow
-from shared.errors import PROBLEM_RESPONSES, Problem, field_error
+from shared.errors import PROBLEM_RESPONSES, NotFound, field_error
 from shared.service import Runtime, runtime
+from shared.usecase import run
 
 router = APIRouter(prefix="/v1/sla", tags=["sla"], responses=PROBLEM_RESPONSES)
 calendar_router = APIRouter(prefix="/v1/calendar", tags=["calendar"], responses=PROBLEM_RESPONSES)
@@ -91,7 +94,7 @@ async def get_ticket_clocks(ticket_no: str, _: Staff, rt: Rt, sla: Uses) -> Tick
     async with rt.db.uow() as uow:
         clocks = await sla._clocks(uow, ticket_no)
         if not clocks:
-            raise Problem(404, "Not Found", f"no clocks for {ticket_no}")
+            raise NotFound(f"no clocks for {ticket_no}")
         calendar = await sla.calendar(uow)
         now = utcnow()
         return TicketClocks(
@@ -245,39 +248,11 @@ async def kpis(
     "(ops; audited)",
 )
 async def recompute(ticket_no: str, principal: Ops, rt: Rt, sla: Uses) -> TicketClocks:
-    async with rt.db.uow() as uow:
-        clocks = await sla._clocks(uow, ticket_no)
-        if not clocks:
-            raise Problem(404, "Not Found", f"no clocks for {ticket_no}")
-        first = clocks[0]
-        policy = await sla.policy(uow)  # an explicit re-apply: the policy in force now
-        extended = dict(
-            (
-                await uow.session.execute(
-                    select(ClockExtension.clock, func.sum(ClockExtension.working_days))
-                    .where(ClockExtension.ticket_no == ticket_no)
-                    .group_by(ClockExtension.clock)
-                )
-            ).all()
-        )
-        limits = policy.limits(
-            severity=first.severity,
-            channel=first.channel,
-            category=first.category,
-            over_level=first.over_level,
-        )
-        calendar = await sla.calendar(uow)
-        now = utcnow()
-        for clock in clocks:
-            limit = limits.get(clock.name)
-            if limit is not None:
-                clock.limit_unit = limit.unit
-                clock.limit_amount = limit.amount + int(extended.get(clock.name) or 0)
-            domain.refresh(clock, calendar, now, sla.rule)
-        uow.session.add(
-            CalendarChange(action="recompute", target=ticket_no, actor=principal.sub, detail={})
-        )
-        await uow.commit()
+    await run(
+        rt.db,
+        partial(commands.recompute_ticket, sla=sla),
+        RecomputeTicket(ticket_no, principal.sub),
+    )
     return await get_ticket_clocks(ticket_no, principal, rt, sla)
 
 
@@ -315,39 +290,15 @@ async def put_year(
 ) -> YearLoaded:
     """Replaces the year's official holidays and make-up working days; every open deadline
     that touches the year is recomputed and `SlaDeadlinesChanged` published."""
-    if not 2004 <= year <= 2040:
-        raise field_error("year", "must be within 2004-2040")
-    days: list[Day] = []
-    seen: set[date] = set()
-    for field, entries, workday in (
-        ("holidays", body.holidays, False),
-        ("workdays", body.workdays, True),
-    ):
-        for i, e in enumerate(entries):
-            if e.date.year not in (year, year - 1, year + 1):
-                raise field_error(f"{field}.{i}.date", f"not in or next to {year}")
-            if e.date in seen:
-                raise field_error(f"{field}.{i}.date", "listed twice")
-            if workday and e.date.weekday() < 5:
-                raise field_error(f"{field}.{i}.date", "a make-up working day falls on a weekend")
-            seen.add(e.date)
-            days.append(Day(e.date, workday, "official", e.name))
-    async with rt.db.uow() as uow:
-        await calendar_store.replace_year(uow.session, year, days, principal.sub)
-        uow.session.add(
-            CalendarChange(
-                action="load_year",
-                target=str(year),
-                actor=principal.sub,
-                detail=body.model_dump(mode="json"),
-            )
-        )
-        await uow.session.flush()
-        moved = await sla.recompute_touching(
-            uow, date(year, 1, 1), date(year, 12, 31), reason=f"calendar:{year}"
-        )
-        await uow.commit()
-    return YearLoaded(year=year, days=len(days), tickets_recomputed=moved)
+    cmd = LoadYear(
+        year=year,
+        holidays=[OfficialDay(e.date, e.name) for e in body.holidays],
+        workdays=[OfficialDay(e.date, e.name) for e in body.workdays],
+        actor=principal.sub,
+        detail=body.model_dump(mode="json"),
+    )
+    days, moved = await run(rt.db, partial(commands.load_year, sla=sla), cmd)
+    return YearLoaded(year=year, days=days, tickets_recomputed=moved)
 
 
 @calendar_router.put(
@@ -356,26 +307,8 @@ async def put_year(
     summary="Override a single day (ops; audited; recomputes open deadlines)",
 )
 async def put_day(day: date, body: DayOverride, principal: Ops, rt: Rt, sla: Uses) -> DayRead:
-    async with rt.db.uow() as uow:
-        existing = await uow.session.get(CalendarDay, (day, "override"))
-        before = None if existing is None else {"workday": existing.workday, "note": existing.note}
-        if existing is None:
-            uow.session.add(
-                CalendarDay(day=day, source="override", workday=body.workday, note=body.note)
-            )
-        else:
-            existing.workday, existing.note = body.workday, body.note
-        uow.session.add(
-            CalendarChange(
-                action="override",
-                target=day.isoformat(),
-                actor=principal.sub,
-                detail={"before": before, "after": body.model_dump(mode="json")},
-            )
-        )
-        await uow.session.flush()
-        await sla.recompute_touching(uow, day, day, reason=f"override:{day.isoformat()}")
-        await uow.commit()
+    cmd = OverrideDay(day, body.workday, body.note, principal.sub)
+    await run(rt.db, partial(commands.override_day, sla=sla), cmd)
     return DayRead(date=day, workday=body.workday, source="override", note=body.note)
 
 

@@ -8,6 +8,7 @@ from shared.events import (
     Event,
     TicketAssigned,
     TicketClassified,
+    TicketMarkedMajor,
     TicketStatusChanged,
     TicketTransferred,
 )
@@ -19,6 +20,7 @@ def make_handlers(sla: Sla) -> dict[type[Event], Handler]:
         TicketStatusChanged: sla.on_ticket_status_changed,
         TicketAssigned: sla.on_ticket_assigned,
         TicketTransferred: sla.on_ticket_assigned,
+        TicketMarkedMajor: sla.on_ticket_marked_major,
     }
 
 

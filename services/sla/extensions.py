@@ -4,25 +4,21 @@ within the policy's maximum; `SlaDeadlineExtended` makes notify send the custome
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from services.sla import domain
 from services.sla.api import Rt, Staff, Uses, get_ticket_clocks
-from services.sla.handlers import Sla, published_clock
-from services.sla.models import Clock, ClockExtension
-from services.sla.policy import ClockName, ExtensionRefused, check_extension
+from services.sla.commands import ExtendClock, extend_clock
+from services.sla.models import ClockExtension
+from services.sla.policy import ClockName
 from services.sla.schemas import TicketClocks
-from shared.auth import Principal
-from shared.db import UnitOfWork, utcnow
-from shared.errors import PROBLEM_RESPONSES, Problem, field_error
-from shared.events import SlaDeadlineExtended, SlaDeadlinesChanged
-from shared.idempotency import Created, request_fingerprint
+from shared.errors import PROBLEM_RESPONSES
+from shared.usecase import IdempotencyKey, run_create
 
 router = APIRouter(prefix="/v1/sla", tags=["sla"], responses=PROBLEM_RESPONSES)
 
@@ -33,88 +29,6 @@ class ExtensionCreate(BaseModel):
     reason: str = Field(
         min_length=2, max_length=200, description="Told to the customer by SMS, in Chinese"
     )
-
-
-@dataclass(frozen=True)
-class ExtendClock:
-    ticket_no: str
-    clock: str
-    working_days: int
-    reason: str
-    actor: Principal
-
-
-async def extend_clock(cmd: ExtendClock, uow: UnitOfWork, sla: Sla) -> ClockExtension:
-    """Add working days to an open clock if the policy of the ticket's receipt allows it."""
-    clock = await uow.session.scalar(
-        select(Clock)
-        .where(Clock.ticket_no == cmd.ticket_no, Clock.name == cmd.clock)
-        .with_for_update()
-    )
-    if clock is None:
-        raise Problem(404, "Not Found", f"no {cmd.clock} clock for {cmd.ticket_no}")
-    if not clock.open:
-        raise Problem(409, "Clock stopped", f"the {cmd.clock} clock is {clock.state}")
-    policy = await sla.policy(uow, clock.started_at)
-    if not cmd.actor.has_any(*policy.extension.roles):
-        roles = ", ".join(sorted(policy.extension.roles))
-        raise Problem(403, "Forbidden", f"extending needs one of the roles: {roles}")
-    already = await uow.session.scalar(
-        select(func.coalesce(func.sum(ClockExtension.working_days), 0)).where(
-            ClockExtension.ticket_no == cmd.ticket_no, ClockExtension.clock == cmd.clock
-        )
-    )
-    try:
-        check_extension(
-            policy,
-            clock=cmd.clock,
-            severity=clock.severity,
-            already=int(already or 0),
-            working_days=cmd.working_days,
-        )
-    except ExtensionRefused as exc:
-        raise field_error(exc.field, exc.message) from exc
-    if clock.limit_unit != "working_days":
-        raise field_error("clock", "only working-day limits can be extended")
-    now = utcnow()
-    calendar = await sla.calendar(uow)
-    old_due = clock.due_at
-    clock.limit_amount += cmd.working_days
-    domain.refresh(clock, calendar, now, sla.rule)
-    row = ClockExtension(
-        ticket_no=cmd.ticket_no,
-        clock=cmd.clock,
-        working_days=cmd.working_days,
-        reason=cmd.reason,
-        extended_by=cmd.actor.sub,
-        extended_at=now,
-        old_due_at=old_due,
-        new_due_at=clock.due_at,
-    )
-    uow.session.add(row)
-    await uow.session.flush()
-    uow.publish(
-        SlaDeadlineExtended(
-            ticket_no=cmd.ticket_no,
-            clock=cmd.clock,
-            old_due_at=old_due,
-            new_due_at=clock.due_at,
-            provisional=clock.provisional,
-            working_days=cmd.working_days,
-            reason=cmd.reason,
-            extended_by=cmd.actor.sub,
-            extended_at=now,
-        )
-    )
-    clocks = await sla._clocks(uow, cmd.ticket_no)
-    uow.publish(
-        SlaDeadlinesChanged(
-            ticket_no=cmd.ticket_no,
-            clocks=[published_clock(c) for c in clocks],
-            reason=f"extension:{cmd.clock}",
-        )
-    )
-    return row
 
 
 @router.post(
@@ -136,16 +50,16 @@ async def create_extension(
     it names (major by default), by the roles it names. A retry with the same
     `Idempotency-Key` and body changes nothing more."""
     cmd = ExtendClock(ticket_no, body.clock, body.working_days, body.reason, principal)
-
-    async def create(uow: UnitOfWork) -> Created:
-        row = await extend_clock(cmd, uow, sla)
-        return Created(str(row.id), replayed=False)
-
-    created = await rt.idempotent.run(
-        scope=f"sla-extensions:{principal.sub}:{ticket_no}",
-        key=idempotency_key,
-        fingerprint=request_fingerprint(body.model_dump(mode="json")),
-        create=create,
+    created = await run_create(
+        rt.idempotent,
+        partial(extend_clock, sla=sla),
+        cmd,
+        idempotency=IdempotencyKey(
+            f"sla-extensions:{principal.sub}:{ticket_no}",
+            idempotency_key,
+            body.model_dump(mode="json"),
+        ),
+        resource_id=lambda row: str(row.id),
     )
     if created.replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from services.sla import domain
 from services.sla.calendar import WorkingCalendar
@@ -14,6 +14,7 @@ from services.sla.calendar_store import CalendarCache
 from services.sla.clock import SHANGHAI, Limit
 from services.sla.models import Clock, PolicyVersion
 from services.sla.policy import CLOCK_ORDER, SlaPolicy, met_by
+from services.sla.replan import replan_major
 from services.sla.settings import SlaSettings
 from shared.db import Database, UnitOfWork, utcnow
 from shared.errors import NotYet
@@ -26,6 +27,7 @@ from shared.events import (
     SlaWarning,
     TicketAssigned,
     TicketClassified,
+    TicketMarkedMajor,
     TicketStatusChanged,
     TicketTransferred,
 )
@@ -121,6 +123,10 @@ class Sla:
             domain.refresh(clock, calendar, now, self.rule)
             clocks.append(clock)
         return clocks
+
+    async def on_ticket_marked_major(self, event: TicketMarkedMajor, uow: UnitOfWork) -> None:
+        """Re-plan the clocks under the major policy (seed 004 §3.3)."""
+        await replan_major(self, event, uow)
 
     async def on_ticket_assigned(
         self, event: TicketAssigned | TicketTransferred, uow: UnitOfWork
@@ -228,8 +234,12 @@ class Sla:
         Two compare-and-set UPDATE ... RETURNING statements claim, for the whole chunk, the
         warnings and breaches not yet fired (the stored `warn_at`/`due_at` are current:
         every change to a clock's log or to the calendar recomputes them). Only the claimed
-        ones are published; a replica or a retried chunk claims nothing twice."""
-        open_ids = Clock.id.in_(ids), Clock.open.is_(True)
+        ones are published; a replica or a retried chunk claims nothing twice.
+
+        The open test is wrapped in coalesce() so that no planner reads it through the
+        (open, provisional) index: on SQLite that index matched every open clock and each
+        claim scanned them all instead of looking the chunk up by primary key."""
+        open_ids = Clock.id.in_(ids), func.coalesce(Clock.open, False).is_(True)
         warned = set(
             (
                 await uow.session.scalars(

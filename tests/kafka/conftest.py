@@ -49,7 +49,7 @@ def system_on(
     system = System(
         data_dir,
         replicas=replicas,
-        env={"KAFKA_ENABLE_IDEMPOTENCE": "true", **(env or {})},
+        env={"KAFKA_ENABLE_IDEMPOTENCE": "true", "KAFKA_BROKER_EPOCH": "false", **(env or {})},
     )
     system.args += ["--kafka-bootstrap", cluster.bootstrap]
     return system

@@ -30,8 +30,19 @@ TICKETS = "complaints.ticket.v1"
 pytestmark = pytest.mark.timeout(600)
 
 
-def _describe(cluster: KafkaCluster, names: list[str]) -> dict[str, dict[str, object]]:
-    return asyncio.run(describe_topics(cluster.bootstrap, names))
+def _describe(
+    cluster: KafkaCluster, names: list[str], within: float = 60
+) -> dict[str, dict[str, object]]:
+    """The topics as the cluster describes them; asks again while a just-restarted broker
+    still refuses (the admin client may pick any node the metadata lists)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return asyncio.run(describe_topics(cluster.bootstrap, names))
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def _busiest_leader(
@@ -56,12 +67,7 @@ def _wait_in_sync(cluster: KafkaCluster, within: float = 120) -> float:
     names = [s.name for s in topic_specs()]
     start = time.monotonic()
     while True:
-        try:
-            described = _describe(cluster, names)
-        except KafkaError:  # a broker just restarted may still refuse; ask again
-            assert time.monotonic() - start < within, "cluster metadata unavailable"
-            time.sleep(0.5)
-            continue
+        described = _describe(cluster, names)
         lagging = [
             (name, p)
             for name, d in described.items()

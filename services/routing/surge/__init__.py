@@ -2,12 +2,13 @@
 alerts their counts raise. Pure logic, no I/O, no clock."""
 
 from services.routing.surge.detector import SurgeDetector
-from services.routing.surge.model import Alert, ClusterInfo, Complaint, Observation
+from services.routing.surge.model import Alert, ClusterInfo, Complaint, Correction, Observation
 from services.routing.surge.rules import NOTIFY_ROLE, Rule, ShingleScheme, SurgeConfig
 from services.routing.surge.sketch import sketch
 from services.routing.surge.text import normalise, shingle_hashes, shingles, tokens
 
 __all__ = [
-    "NOTIFY_ROLE", "Alert", "ClusterInfo", "Complaint", "Observation", "Rule", "ShingleScheme",
-    "SurgeConfig", "SurgeDetector", "normalise", "shingle_hashes", "shingles", "sketch", "tokens",
+    "NOTIFY_ROLE", "Alert", "ClusterInfo", "Complaint", "Correction", "Observation", "Rule",
+    "ShingleScheme", "SurgeConfig", "SurgeDetector", "normalise", "shingle_hashes", "shingles",
+    "sketch", "tokens",
 ]  # fmt: skip

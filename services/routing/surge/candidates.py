@@ -1,4 +1,5 @@
-"""Clusters by what they are about: (category, place bigram or product) -> newest clusters.
+"""Clusters by what they are about: (category, place bigram, product or precise symptom) ->
+newest clusters.
 
 A complaint worded unlike anything in the window still finds the cluster of its place or
 product here. A place is keyed by the bigrams of its name, so 天河华景新城 finds 华景新城;
@@ -24,11 +25,13 @@ def keys_of(features: Features | Profile) -> set[str]:
     """The index keys of a complaint's features or of a cluster's profile."""
     if isinstance(features, Profile):
         places, products = features.places, features.products | {f"={s}" for s in features.subjects}
+        exact = features.exact
     else:
         places = {k[2:] for k in features if k.startswith("p:")}
         products = {k[2:] for k in features if k.startswith("g:")}
+        exact = {k[2:] for k in features if k.startswith("e:")}
     keys = {k for p in places for k in _place_keys(p)}
-    return keys | {f"g:{g}" for g in products}
+    return keys | {f"g:{g}" for g in products} | {f"e:{e}" for e in exact}
 
 
 class KeyIndex:

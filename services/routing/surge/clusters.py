@@ -22,6 +22,7 @@ class _Member:
     store_id: str | None
     over_level: bool
     features: Features = ()
+    reasons: tuple[str, ...] = ()  # why it joined: place/symptom/product/similarity, ops_merge
 
 
 @dataclass

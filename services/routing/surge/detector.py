@@ -1,25 +1,14 @@
-"""Same-content surges (快速处理机制, seed 004 §3.5): near-duplicate clustering and alert rules.
+"""Same-content surges (快速处理机制, seed 004 §3.5): clustering one problem however it is worded.
 
-Pure logic, no I/O, no clock: the routing service feeds complaints to `SurgeDetector.observe`,
-publishes the alerts it returns, calls `overdue(now)` on a timer, and persists `snapshot()` so
-`SurgeDetector.restore` can rebuild the index after a restart.
+Pure logic, no I/O, no clock: the routing service feeds complaints to `observe`, publishes the
+alerts it returns, calls `overdue(now)` on a timer, and can persist `snapshot()` (snapshot.py).
 
-Text: NFKC (full width -> half width), Chinese numerals before units -> digits, mobile numbers
-and long ids dropped, punctuation removed; jieba tokens minus stopwords.txt, a few synonyms
-folded; char bigrams inside tokens -> MinHash (fixed num_perm, seed, crc32) -> MinHashLSH.
-Measured on tests/data/surge_pairs.jsonl (exact Jaccard, best F1): bigrams inside tokens 0.83,
-whole tokens 0.83, tokens + token pairs 0.73, bigrams across the whole text 0.71. Precision is
-lost on hard negatives only (same wording, another place or product): metadata has to decide
-those, so a match needs Jaccard >= 0.25 on text alone but only 0.2 when a known area
-(located categories) or subject agrees, and a known one that disagrees forbids it.
-
-Index: one LSH per (category, block); block = the area (located categories) or the subject,
-or "?" when neither is known. A complaint looks in its own block and "?"; one with neither
-looks in "?" and "*", where every cluster of two or more is also indexed (so it misses only
-one-offs filed under an area). With 32 bands of 2 rows a pair at J=0.2 is a candidate with
-p=0.73, but an unrelated same-category pair (J~0.05) still with p~0.08: without blocks each
-complaint would be compared with a tenth of the window. Only a cluster's newest 32 members are
-indexed. Expiry is a heap of (received_at, ticket): O(log n) per complaint, no scans.
+A complaint's candidates are the clusters whose text sketch is near (MinHash of char bigrams
+inside jieba tokens, one LSH per category, only a cluster's newest 32 members indexed) and the
+clusters sharing a place, product or precise symptom with it (candidates.py). same.py decides
+from place, symptom, product and similarity together and says why; alerts.py applies the
+§3.5 counts; corrections.py keeps what ops merges and splits taught. Expiry is a heap of
+(received_at, ticket): O(log n) per complaint, no scans.
 """
 
 from __future__ import annotations
@@ -35,18 +24,19 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
+from services.routing.surge import snapshot
+from services.routing.surge.alerts import AlertRules
 from services.routing.surge.candidates import KeyIndex
-from services.routing.surge.clusters import _Cluster, _densest, _earliest, _iso, _Member, _parse
+from services.routing.surge.clusters import _Cluster, _earliest, _Member
+from services.routing.surge.corrections import Corrections
 from services.routing.surge.features import Features, Lexicon, default_lexicon, extract
-from services.routing.surge.model import Alert, ClusterInfo, Complaint, Observation
-from services.routing.surge.rules import NOTIFY_ROLE, Rule, SurgeConfig
+from services.routing.surge.model import Alert, ClusterInfo, Complaint, Correction, Observation
+from services.routing.surge.rules import Rule, SurgeConfig
 from services.routing.surge.same import Decision, Profile, decide
-from services.routing.surge.sketch import _b64, _minhash, _Signatures, _unb64, sketch
-
-SNAPSHOT_VERSION = 2
+from services.routing.surge.sketch import _minhash, _Signatures, sketch
 
 
-class SurgeDetector:
+class SurgeDetector(AlertRules, Corrections):
     """Clusters same-content complaints in a sliding window and raises each alert once."""
 
     def __init__(self, config: SurgeConfig | None = None, lexicon: Lexicon | None = None) -> None:
@@ -60,6 +50,8 @@ class SurgeDetector:
         self._keyed = KeyIndex(self.config.candidates_per_key)
         self.lexicon = lexicon or default_lexicon()
         self.aliases: dict[str, str] = {}  # learnt from ops merges: "p:翠苑小区" -> "p:翠苑"
+        self.distinct: set[tuple[str, str]] = set()  # learnt from splits: two places, not one
+        self._taught: list[Correction] = []  # corrections not yet taken by `new_corrections`
         self._expiry: list[tuple[float, str]] = []  # heap: (received_at, ticket_no)
         self._due: list[tuple[float, str]] = []  # heap: (answer_due_at, cluster_id)
         self.watermark: datetime | None = None
@@ -75,6 +67,7 @@ class SurgeDetector:
         return ClusterInfo(
             c.cluster_id, c.category, c.tickets(), c.before_answer, c.major,
             c.discovered_at, c.answer_due_at, c.answered_at,
+            tuple((t, m.reasons) for t, m in c.members.items()), dict(c.reasons),
         )  # fmt: skip
 
     def stats(self) -> dict[str, int]:
@@ -116,7 +109,7 @@ class SurgeDetector:
             )
         member = _Member(
             complaint.ticket_no, complaint.received_at, complaint.area, complaint.subject,
-            complaint.desk_id, complaint.store_id, complaint.over_level, features,
+            complaint.desk_id, complaint.store_id, complaint.over_level, features, reasons,
         )  # fmt: skip
         self._add(cluster, member, mh)
         alerts, newly_major = self._evaluate(cluster, complaint.received_at, member)
@@ -171,6 +164,7 @@ class SurgeDetector:
             raise ValueError("merge needs two different clusters of one category")
         held = self._detach(target) + self._detach(source)
         for ticket, member in source.members.items():
+            member.reasons = (f"ops_merge:{other}", *member.reasons)
             target.members[ticket] = member
             self._ticket_cluster[ticket] = into
         for ticket, values in sorted(held, key=lambda tv: target.members[tv[0]].received_at):
@@ -208,7 +202,8 @@ class SurgeDetector:
         self._clusters[target.cluster_id] = target
         held = self._detach(source)
         for ticket in moving:
-            target.members[ticket] = source.members.pop(ticket)
+            member = target.members[ticket] = source.members.pop(ticket)
+            member.reasons = (f"ops_split:{cluster_id}",)
             self._ticket_cluster[ticket] = target.cluster_id
         for ticket, values in held:
             self._index(target if ticket in target.members else source, ticket, values)
@@ -217,110 +212,37 @@ class SurgeDetector:
         self._recount(source)
         self._recount(target)
         target.reasons["ops_split"] += 1
+        self._learn_apart(source, target)
         for member in target.members.values():
             self._keyed.add(target.category, target.cluster_id, member.features)
         alerts, newly_major = self._evaluate(target, at, None)
         return Observation(target.cluster_id, alerts, newly_major)
 
-    def _learn(self, target: _Cluster, source: _Cluster) -> None:
-        """An ops merge of two places (or products) the lexicon kept apart: one from now on."""
-        for kind, mine, theirs in (
-            ("p", target.profile.places, source.profile.places),
-            ("g", target.profile.products, source.profile.products),
-        ):
-            if mine and theirs and not (mine & theirs):
-                canonical = f"{kind}:{min(mine)}"
-                for name in theirs:
-                    self.aliases.setdefault(f"{kind}:{name}", canonical)
-
-    def corrections(self) -> list[tuple[str, str]]:
-        """What ops merges taught, as (name, canonical) rows for places.tsv / products.tsv."""
-        return sorted((k, v) for k, v in self.aliases.items())
-
     # --- persistence --------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """Plain JSON-ready state: clusters, members, and the signatures the LSH holds."""
-        return {
-            "version": SNAPSHOT_VERSION,
-            "sketch": self._sketch_params(),
-            "watermark": _iso(self.watermark),
-            "aliases": dict(sorted(self.aliases.items())),
-            "clusters": [self._dump(c) for c in self._clusters.values()],
-        }
+        return snapshot.dump(self)
 
     @classmethod
     def restore(cls, data: dict[str, Any], config: SurgeConfig | None = None) -> SurgeDetector:
         """Rebuild a detector, its LSH, expiry and due heaps from `snapshot()` output."""
         detector = cls(config)
-        if data.get("version") != SNAPSHOT_VERSION:
-            raise ValueError(f"unknown surge snapshot version {data.get('version')!r}")
-        if data["sketch"] != detector._sketch_params():
-            raise ValueError("snapshot signatures use other sketch settings; rebuild from texts")
-        detector.watermark = _parse(data["watermark"])
-        detector.aliases = dict(data.get("aliases", {}))
-        for raw in data["clusters"]:
-            detector._load(raw)
+        snapshot.load(detector, data)
         return detector
 
-    def _sketch_params(self) -> dict[str, Any]:
-        c = self.config
-        return {
-            "num_perm": c.num_perm,
-            "seed": c.seed,
-            "shingles": c.shingles,
-            "hash": "crc32",
-        }
-
-    def _dump(self, c: _Cluster) -> dict[str, Any]:
-        members = []
-        for t, m in c.members.items():
-            sig = self._signatures[t] if t in c.indexed else None
-            members.append(
-                {
-                    "ticket_no": t,
-                    "received_at": m.received_at.isoformat(),
-                    "area": m.area,
-                    "subject": m.subject,
-                    "desk_id": m.desk_id,
-                    "store_id": m.store_id,
-                    "over_level": m.over_level,
-                    "signature": _b64(sig) if sig is not None else None,
-                    "features": list(m.features),
-                }
-            )
-        return {
-            "cluster_id": c.cluster_id,
-            "category": c.category,
-            "fired": sorted(c.fired),
-            "major": c.major,
-            "major_tickets": sorted(c.major_tickets),
-            "discovered_at": _iso(c.discovered_at),
-            "answer_due_at": _iso(c.answer_due_at),
-            "answered_at": _iso(c.answered_at),
-            "splits": c.splits,
-            "reasons": dict(c.reasons),
-            "members": members,
-        }
-
-    def _load(self, raw: dict[str, Any]) -> None:
-        cluster = _Cluster(
-            raw["cluster_id"], raw["category"], fired=set(raw["fired"]), major=raw["major"],
-            major_tickets=set(raw["major_tickets"]), discovered_at=_parse(raw["discovered_at"]),
-            answer_due_at=_parse(raw["answer_due_at"]), answered_at=_parse(raw["answered_at"]),
-            splits=raw["splits"], reasons=Counter(raw.get("reasons", {})),
-        )  # fmt: skip
+    def _restore_member(
+        self, cluster: _Cluster, member: _Member, signature: np.ndarray | None
+    ) -> None:
         self._clusters[cluster.cluster_id] = cluster
-        for m in raw["members"]:
-            member = _Member(
-                m["ticket_no"], datetime.fromisoformat(m["received_at"]), m["area"], m["subject"],
-                m["desk_id"], m["store_id"], m["over_level"], tuple(m.get("features", ())),
-            )  # fmt: skip
-            cluster.members[member.ticket_no] = member
-            self._keyed.add(cluster.category, cluster.cluster_id, member.features)
-            self._ticket_cluster[member.ticket_no] = cluster.cluster_id
-            heapq.heappush(self._expiry, (member.received_at.timestamp(), member.ticket_no))
-            if m["signature"] is not None:
-                self._index(cluster, member.ticket_no, _unb64(m["signature"]))
+        cluster.members[member.ticket_no] = member
+        self._keyed.add(cluster.category, cluster.cluster_id, member.features)
+        self._ticket_cluster[member.ticket_no] = cluster.cluster_id
+        heapq.heappush(self._expiry, (member.received_at.timestamp(), member.ticket_no))
+        if signature is not None:
+            self._index(cluster, member.ticket_no, signature)
+
+    def _restored(self, cluster: _Cluster) -> None:
+        self._clusters[cluster.cluster_id] = cluster
         self._recount(cluster)
         if cluster.answer_due_at is not None and cluster.answered_at is None:
             heapq.heappush(self._due, (cluster.answer_due_at.timestamp(), cluster.cluster_id))
@@ -331,38 +253,53 @@ class SurgeDetector:
     ) -> tuple[_Cluster, float, Decision] | None:
         cfg, sigs = self.config, self._signatures
         scores: dict[str, float] = {}
-        if not mh.is_empty() and (lsh := self._lsh.get(c.category)) is not None:
+        empty = mh.is_empty()
+        if not empty and (lsh := self._lsh.get(c.category)) is not None:
             rows = np.fromiter(found := lsh.query(mh), dtype=np.intp, count=len(found))
             equal = sigs.equal(rows, mh.hashvalues)
             near = np.flatnonzero(equal >= min(cfg.similarity, cfg.similarity_confirmed))
+            at, window = c.received_at.timestamp(), cfg.window.total_seconds()
             for row, score in zip(rows[near].tolist(), equal[near].tolist(), strict=True):
-                ticket = sigs.ticket[row] or ""
-                cluster_id = self._ticket_cluster[ticket]
-                received = self._clusters[cluster_id].members[ticket].received_at
-                if abs(c.received_at - received) <= cfg.window:
-                    scores[cluster_id] = max(score, scores.get(cluster_id, 0.0))
-        # clusters that share a place or product are candidates however the text is worded
+                cluster_id = self._ticket_cluster[sigs.ticket[row] or ""]
+                fresh = abs(at - self._clusters[cluster_id].latest) <= window
+                if fresh and score > scores.get(cluster_id, -1.0):
+                    scores[cluster_id] = score
+        located = c.category in cfg.located_categories
+        mine = Profile.of(features)
+
+        def judge(cluster: _Cluster, score: float) -> Decision:
+            return decide(
+                mine, cluster.profile, score, located=located,
+                text_alone=cfg.similarity, text_confirmed=cfg.similarity_confirmed,
+                text_strong=cfg.similarity_strong, distinct=self.distinct,
+            )  # fmt: skip
+
+        # clusters that share a place or product are candidates however the text is worded;
+        # only those that could join at all (a perfect text match) are worth comparing texts
+        keyed: list[_Cluster] = []
         for cluster_id in self._keyed.candidates(c.category, features):
             cluster = self._clusters.get(cluster_id)
             if cluster is None or cluster_id in scores or not cluster.indexed:
                 continue
             if abs(c.received_at.timestamp() - cluster.latest) > cfg.window.total_seconds():
                 continue
-            newest = [sigs.row[t] for t in list(cluster.indexed)[-cfg.compare_newest :]]
-            rows = np.fromiter(newest, dtype=np.intp, count=len(newest))
-            scores[cluster_id] = (
-                0.0 if mh.is_empty() else float(sigs.equal(rows, mh.hashvalues).max())
-            )
-        located = c.category in cfg.located_categories
+            if judge(cluster, 1.0).joined:
+                keyed.append(cluster)
+        if keyed and not empty:  # one comparison for all of them: their newest members
+            newest = [list(k.indexed)[-cfg.compare_newest :] for k in keyed]
+            rows = np.fromiter((sigs.row[t] for group in newest for t in group), dtype=np.intp)
+            equal = sigs.equal(rows, mh.hashvalues)
+            starts = np.cumsum([0, *(len(g) for g in newest[:-1])])
+            maxima = np.maximum.reduceat(equal, starts).tolist()
+            for cluster, score in zip(keyed, maxima, strict=True):
+                scores[cluster.cluster_id] = score
+        else:
+            scores.update((k.cluster_id, 0.0) for k in keyed)
         best: tuple[_Cluster, float, Decision] | None = None
         best_rank = (0, 0.0)
         for cluster_id in sorted(scores):
             cluster, score = self._clusters[cluster_id], scores[cluster_id]
-            decision = decide(
-                features, cluster.profile, score, located=located,
-                text_alone=cfg.similarity, text_confirmed=cfg.similarity_confirmed,
-                text_strong=cfg.similarity_strong,
-            )  # fmt: skip
+            decision = judge(cluster, score)
             rank = (decision.strength, score)
             if decision.joined and (best is None or rank > best_rank):
                 best, best_rank = (cluster, score, decision), rank
@@ -427,110 +364,3 @@ class SurgeDetector:
         cluster.profile = Profile.empty()
         for member in cluster.members.values():
             cluster.count(member, self.shift_start(member.received_at))
-
-    def _evaluate(
-        self, cluster: _Cluster, at: datetime, trigger: _Member | None
-    ) -> tuple[tuple[Alert, ...], tuple[str, ...]]:
-        cfg, ticket = self.config, trigger.ticket_no if trigger else None
-        local = self._desk_alerts(cluster, at, trigger) + self._hall_alerts(cluster, at, trigger)
-        counted: list[Alert | None] = []
-        if cluster.before_answer > cfg.department_manager_over:
-            counted.append(self._fire_count(cluster, Rule.DEPARTMENT_MANAGER, at, ticket))
-        if cluster.before_answer > cfg.company_leader_over:
-            counted.append(self._fire_count(cluster, Rule.COMPANY_LEADER, at, ticket, major=True))
-        if cluster.over_level > cfg.over_level_over and Rule.OVER_LEVEL not in cluster.fired:
-            over = tuple(t for t, m in cluster.members.items() if m.over_level)
-            counted.append(
-                self._fire(cluster, Rule.OVER_LEVEL, None, len(over), over, at, ticket, major=True)
-            )
-        raised = [a for a in counted if a is not None]
-        if (local or raised) and cluster.discovered_at is None:
-            cluster.discovered_at, cluster.answer_due_at = at, at + cfg.first_answer_within
-            heapq.heappush(self._due, (cluster.answer_due_at.timestamp(), cluster.cluster_id))
-            tickets = cluster.tickets()
-            dept = self._fire(cluster, Rule.DEPARTMENT, None, len(tickets), tickets, at, ticket)
-            local.extend([dept] if dept else [])
-        major_now = any(a.major for a in raised)
-        cluster.major |= major_now
-        newly_major: tuple[str, ...] = ()
-        if cluster.major and (major_now or trigger is None):
-            newly_major = tuple(t for t in cluster.members if t not in cluster.major_tickets)
-        elif cluster.major and ticket not in cluster.major_tickets:
-            newly_major = (ticket,) if ticket else ()
-        cluster.major_tickets.update(newly_major)
-        return (*local, *raised), newly_major
-
-    def _desk_alerts(self, cluster: _Cluster, at: datetime, trigger: _Member | None) -> list[Alert]:
-        if trigger is None:
-            scopes = sorted(cluster.desk_shifts)
-        elif trigger.desk_id:
-            scopes = [(trigger.desk_id, self.shift_start(trigger.received_at))]
-        else:
-            scopes = []
-        alerts = []
-        for desk, shift in scopes:
-            key = f"{Rule.FRONT_DESK}:{desk}"
-            if key in cluster.fired or cluster.desk_shifts[(desk, shift)] < self.config.desk_count:
-                continue
-            tickets = tuple(
-                t
-                for t, m in cluster.members.items()
-                if m.desk_id == desk and self.shift_start(m.received_at) == shift
-            )
-            ticket = trigger.ticket_no if trigger else None
-            alert = self._fire(cluster, Rule.FRONT_DESK, desk, len(tickets), tickets, at, ticket)
-            alerts.extend([alert] if alert else [])
-        return alerts
-
-    def _hall_alerts(self, cluster: _Cluster, at: datetime, trigger: _Member | None) -> list[Alert]:
-        if trigger is None:
-            stores = sorted(cluster.hall_times)
-        else:
-            stores = [trigger.store_id] if trigger.store_id else []
-        alerts = []
-        width = self.config.hall_window
-        for store in stores:
-            if f"{Rule.SERVICE_HALL}:{store}" in cluster.fired:
-                continue
-            n, start = _densest(cluster.hall_times[store], width)
-            if n < self.config.hall_count:
-                continue
-            tickets = tuple(
-                t
-                for t, m in cluster.members.items()
-                if m.store_id == store and start <= m.received_at <= start + width
-            )
-            ticket = trigger.ticket_no if trigger else None
-            alert = self._fire(cluster, Rule.SERVICE_HALL, store, n, tickets, at, ticket)
-            alerts.extend([alert] if alert else [])
-        return alerts
-
-    def _fire_count(
-        self, cluster: _Cluster, rule: Rule, at: datetime, ticket: str | None, major: bool = False
-    ) -> Alert | None:
-        if rule in cluster.fired:
-            return None
-        tickets = cluster.tickets(before=cluster.answered_at)
-        return self._fire(cluster, rule, None, len(tickets), tickets, at, ticket, major=major)
-
-    def _fire(
-        self,
-        cluster: _Cluster,
-        rule: Rule,
-        scope: str | None,
-        count: int,
-        tickets: tuple[str, ...],
-        at: datetime,
-        trigger: str | None = None,
-        *,
-        major: bool = False,
-    ) -> Alert | None:
-        key = f"{rule}:{scope}" if scope is not None else str(rule)
-        if key in cluster.fired:
-            return None
-        cluster.fired.add(key)
-        due = cluster.answer_due_at if rule is Rule.DEPARTMENT else None
-        return Alert(
-            cluster.cluster_id, rule, NOTIFY_ROLE[rule], count, tickets, at,
-            trigger, scope, major, due,
-        )  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.routing.surge.rules import Rule
@@ -69,3 +69,20 @@ class ClusterInfo:
     discovered_at: datetime | None
     answer_due_at: datetime | None
     answered_at: datetime | None
+    # why each member joined, oldest first: (ticket, reasons); the first member has none
+    members: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    reasons: dict[str, int] = field(default_factory=dict)  # how often each kind of reason
+
+
+@dataclass(frozen=True)
+class Correction:
+    """What an ops merge or split taught, as a row of data the detector loads again.
+
+    kind "alias": `name` is one with `value` from now on (p:翠苑小区 -> p:翠苑; a places.tsv or
+    products.tsv row); kind "distinct": the places `name` and `value` are not one place although
+    one name holds the other (新世界 / 金沙洲新世界), learnt from a split."""
+
+    kind: str
+    name: str
+    value: str
+    cluster_id: str

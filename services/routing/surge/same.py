@@ -4,11 +4,14 @@ Evidence, strongest first: a known place and a known symptom both agree (located
 or a product/SP and a symptom both agree; one of them agrees and the text is somewhat alike;
 nothing is known and the text alone is alike. Any kind that both sides know and that shares
 nothing (another place, another symptom family, another product) keeps them apart, however
-alike the words. The reasons are kept so a cluster can show why its members were joined.
+alike the words; except a product where the place is the problem (a hall, a cell): 办宽带 and 办副卡
+at one rude hall are one complaint about that hall. The reasons are kept so a cluster can show
+why its members were joined.
 """
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass
 
 from services.routing.surge.features import Features
@@ -30,10 +33,17 @@ class Profile:
     families: set[str]
     products: set[str]
     subjects: set[str]  # what intake recorded the complaint is about ("g:=10658123")
+    exact: set[str]  # symptoms precise enough on their own ("e:not_credited")
 
     @classmethod
     def empty(cls) -> Profile:
-        return cls(set(), set(), set(), set(), set())
+        return cls(set(), set(), set(), set(), set(), set())
+
+    @classmethod
+    def of(cls, features: Features) -> Profile:
+        profile = cls.empty()
+        profile.add(features)
+        return profile
 
     def add(self, features: Features) -> None:
         for key in features:
@@ -44,23 +54,28 @@ class Profile:
                 self.districts.add(value)
             elif kind == "f":
                 self.families.add(value)
+            elif kind == "e":
+                self.exact.add(value)
             elif kind == "g" and value.startswith("="):
                 self.subjects.add(value[1:])
             elif kind == "g":
                 self.products.add(value)
 
 
-def _place_agrees(mine: set[str], theirs: set[str]) -> str | None:
-    """A shared place: equal, or one name inside the other (天河华景新城 / 华景新城)."""
+def _place_agrees(
+    mine: set[str], theirs: set[str], distinct: Set[tuple[str, str]] = frozenset()
+) -> str | None:
+    """A shared place: equal, or one name inside the other (天河华景新城 / 华景新城) unless ops
+    split those two apart."""
     for a in sorted(mine):
         for b in theirs:
-            if a in b or b in a:
+            if a == b or ((a in b or b in a) and (min(a, b), max(a, b)) not in distinct):
                 return a if len(a) <= len(b) else b
     return None
 
 
 def decide(
-    features: Features,
+    features: Features | Profile,
     cluster: Profile,
     similarity: float,
     *,
@@ -68,14 +83,14 @@ def decide(
     text_alone: float,
     text_confirmed: float,
     text_strong: float = 0.0,
+    distinct: Set[tuple[str, str]] = frozenset(),
 ) -> Decision:
     """Join or not, how strongly, and why."""
-    mine = Profile.empty()
-    mine.add(features)
+    mine = features if isinstance(features, Profile) else Profile.of(features)
     agree: list[str] = []
     if located:
         if mine.places and cluster.places:
-            place = _place_agrees(mine.places, cluster.places)
+            place = _place_agrees(mine.places, cluster.places, distinct)
             if place is None:
                 return Decision(False, 0, ("another place",))
             agree.append(f"place:{place}")
@@ -91,10 +106,11 @@ def decide(
         agree.append(f"product:{min(shared)}")
     elif mine.products and cluster.products:
         shared = mine.products & cluster.products
-        if not shared:
+        if shared:
+            agree.append(f"product:{min(shared)}")
+        elif not located:  # where the place is the problem, the product named is incidental
             return Decision(False, 0, ("another product",))
-        agree.append(f"product:{min(shared)}")
-    symptom = None
+    symptom, precise = None, False
     if mine.families and cluster.families:
         shared = mine.families & cluster.families
         if not shared:
@@ -104,9 +120,13 @@ def decide(
         # a charge is what it is about: the same kind of charge is evidence on its own
         agree.append(symptom)
         symptom = None
+        if exact := mine.exact & cluster.exact:
+            precise = True  # a symptom precise enough to need nothing else
+            if f"symptom:{min(exact)}" not in agree:
+                agree.append(f"symptom:{min(exact)}")
     text = f"similarity:{similarity:.2f}"
     specific = [a for a in agree if not a.startswith("district:")]
-    two_kinds = symptom is not None or len(agree) > 1
+    two_kinds = symptom is not None or len(agree) > 1 or precise
     if specific and two_kinds and similarity >= text_strong:
         return Decision(True, 3, (*agree, *([symptom] if symptom else []), text))
     if agree and similarity >= text_confirmed:

@@ -8,6 +8,8 @@ consumer-dies-after-effect URL SCHEMA BOOTSTRAP
 consumer-dies-mid-batch URL SCHEMA BOOTSTRAP N
                                     die in the middle of a poll batch: inside its
                                     transaction, before its offsets are committed
+sla-fire-dies-mid-batch URL SCHEMA  claim and stage a batch of due SLA clocks, die before
+                                    the batch's transaction commits
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from datetime import UTC, datetime
 
 from services.routing.consumer import HANDLERS as ROUTING_HANDLERS
 from services.routing.models import platform as routing_platform
+from services.sla.calendar_store import CalendarCache
+from services.sla.handlers import Sla
+from services.sla.models import platform as sla_platform
+from services.sla.settings import SlaSettings
 from shared.cloudevents import Envelope
 from shared.consumer import ConsumerRunner
 from shared.db import Database
@@ -102,6 +108,23 @@ async def consumer_dies_after_effect(url: str, schema: str, bootstrap: str, afte
     raise SystemExit("consumer should have died")
 
 
+class _DyingSla(Sla):
+    async def fire(self, uow, ids, now, calendar):  # type: ignore[no-untyped-def]
+        fired = await super().fire(uow, ids, now, calendar)
+        if fired:
+            await uow.session.flush()  # the claims and recomputed rows reach the database
+            os._exit(9)  # ... and the transaction never commits
+        return fired
+
+
+async def sla_fire_dies_mid_batch(url: str, schema: str) -> None:
+    db = Database(url, schema=schema or None)
+    db.outbox = Outbox(sla_platform.models.outbox, source="/tests")
+    settings = SlaSettings(database_url=url, db_schema=schema or None)
+    await _DyingSla(settings, CalendarCache()).tick(db, datetime.now(UTC))
+    raise SystemExit("the scheduler should have died")
+
+
 if __name__ == "__main__":
     mode, *args = sys.argv[1:]
     if mode == "stage-and-die":
@@ -112,5 +135,7 @@ if __name__ == "__main__":
         asyncio.run(consumer_dies_after_effect(*args))
     elif mode == "consumer-dies-mid-batch":
         asyncio.run(consumer_dies_after_effect(args[0], args[1], args[2], int(args[3])))
+    elif mode == "sla-fire-dies-mid-batch":
+        asyncio.run(sla_fire_dies_mid_batch(*args))
     else:
         raise SystemExit(f"unknown mode {mode}")

@@ -83,9 +83,12 @@ async def ask(
     *,
     sub: str | None = None,
     kind: str = "refund",
+    charge_type: str | None = "monternet",
     **headers: str,
 ) -> httpx.Response:
     body = {"ticket_no": ticket_no, "amount": amount, "kind": kind, "reason": "扣费有误"}
+    if charge_type is not None:
+        body["charge_type"] = charge_type
     return await client.post("/v1/refunds", json=body, headers={**staff(role, sub), **headers})
 
 

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 
 from services.routing.app import create_app
-from services.routing.models import platform
+from services.routing.models import SurgeCorrection, platform
 from services.routing.settings import RoutingSettings
 from shared.broker import Broker
 from shared.cloudevents import Envelope
@@ -219,6 +219,68 @@ async def test_an_incident_absorbs_matching_complaints_and_merge_validates(
         f"/v1/surges/{cluster['id']}/split", json={"tickets": ["TS-X"]}, headers=OPS
     )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "tickets"
+
+
+async def test_a_cluster_shows_why_each_member_joined_and_an_ops_merge_becomes_an_alias_row(
+    routing: Any, producer: AIOKafkaProducer
+) -> None:
+    client, _ = routing
+    await _complain(producer, "TS-E0", "岗顶这边手机没有信号", _morning(0))
+    await _complain(producer, "TS-E1", "岗顶附近手机一格信号都没，打不出电话", _morning(1))
+    await _complain(producer, "TS-E2", "石牌桥地铁站附近手机无服务", _morning(2))
+    cluster = await _cluster_of(client, "TS-E1", 2)
+    other = await _cluster_of(client, "TS-E2", 1)
+    assert other["id"] != cluster["id"]  # two names the gazetteer does not know are one place
+    detail = (await client.get(f"/v1/surges/{cluster['id']}", headers=AGENT)).json()
+    # which of the two arrives first is up to the broker's partitions: it has no reasons
+    first, second = sorted(detail["members"], key=lambda m: len(m["reasons"]))
+    assert first == {
+        "ticket_no": first["ticket_no"], "reasons": [], "place": None, "symptom": None,
+        "product": None, "similarity": None, "by_ops": None,
+    }  # fmt: skip
+    assert {first["ticket_no"], second["ticket_no"]} == {"TS-E0", "TS-E1"}
+    assert second["place"] == "岗顶"
+    assert second["symptom"] == "coverage" and 0 <= second["similarity"] <= 1
+    assert detail["reasons"]["place:岗顶"] == 1
+    listed = (await client.get("/v1/surges", params={"min_count": 2}, headers=AGENT)).json()
+    assert next(c for c in listed if c["id"] == cluster["id"])["members"] == detail["members"]
+
+    r = await client.post(
+        f"/v1/surges/{cluster['id']}/merge", json={"other": other["id"]}, headers=OPS
+    )
+    assert r.status_code == 202
+
+    async def taught() -> list[dict[str, Any]] | None:
+        rows = (await client.get("/v1/surges/corrections", headers=AGENT)).json()
+        return rows or None  # type: ignore[no-any-return]
+
+    (row,) = await eventually(taught)
+    assert (row["kind"], row["name"], row["value"]) == ("alias", "p:石牌桥地铁站", "p:岗顶")
+    assert row["tsv"] == "石牌桥地铁站\t岗顶\tplace" and row["cluster_id"] == cluster["id"]
+    # the next complaint naming the other place joins the merged cluster
+    await _complain(producer, "TS-E3", "石牌桥地铁站出口打不出电话，一格信号都没", _morning(3))
+    merged = await _cluster_of(client, "TS-E3", 4)
+    assert merged["id"] == cluster["id"]
+    members = {m["ticket_no"]: m for m in merged["members"]}
+    assert members["TS-E2"]["by_ops"] == "merge" and members["TS-E3"]["place"] == "岗顶"
+
+
+async def test_a_restarted_worker_applies_the_corrections_kept_in_the_database(
+    db_target: DbTarget, broker: Broker, producer: AIOKafkaProducer
+) -> None:
+    settings = _settings(db_target, broker, surge_lease_s=0.5)
+    async with running(create_app(settings)) as (_, rt), rt.db.uow() as uow:
+        # taught by a merge long ago, outside the window
+        uow.session.add(
+            SurgeCorrection(kind="alias", name="p:石牌桥地铁站", value="p:岗顶", cluster_id="S-old")
+        )
+        await uow.commit()
+    async with running(create_app(settings)) as (client, _):
+        await _complain(producer, "TS-C0", "岗顶这边手机没有信号", _morning(0))
+        await _complain(producer, "TS-C1", "石牌桥地铁站附近手机无服务", _morning(1))
+        cluster = await _cluster_of(client, "TS-C1", 2)
+        assert set(cluster["tickets"]) == {"TS-C0", "TS-C1"}
+        assert "岗顶" in [m["place"] for m in cluster["members"]]
 
 
 async def test_one_worker_across_two_replicas_and_a_restart(

@@ -73,6 +73,32 @@ VALUES: dict[str, dict[str, str]] = {
         "handler_department": "网络维护部",
         "days_open": "4",
         "due_at": "11月26日10时",
+        "latest": "· 11月25日 16:20 网络维护部：已定位为华景新城基站传输故障，正在抢修",
+    },
+    "progress_final": {
+        "ticket_no": "GD20261122000123",
+        "owner_department": "10086前台",
+        "handler_department": "网络维护部",
+        "days_open": "6",
+        "due_at": "11月28日 10:00",
+        "resolution": "基站传输光缆已更换，信号恢复正常",
+        "latest": "· 11月27日 18:00 网络维护部：光缆已更换，正在观察",
+    },
+    "staff_alert": {
+        "title": "同内容投诉预警",
+        "what": "10086前台desk-7本班次已受理3单同内容投诉",
+        "todo": "请立即核实情况，并督促责任部门（网络维护部）1小时内给予初步答复。",
+        "greeting": "王芳班长您好",
+        "tickets": "GD20261122000121、GD20261122000122、GD20261122000123",
+        "cluster_id": "S-0123",
+        "raised_at": "11月22日 09:05",
+        "missing": "",
+    },
+    "staff_alert_sms": {
+        "what": "10086前台desk-7本班次已受理3单同内容投诉",
+        "todo": "请立即核实情况，并督促责任部门（网络维护部）1小时内给予初步答复。",
+        "greeting": "王芳班长您好",
+        "cluster_id": "S-0123",
     },
     "webhook_disabled": {
         "subscription_id": "ep_0123",
@@ -125,7 +151,9 @@ def test_only_the_messages_the_rules_require_ignore_an_opt_out() -> None:
     required = {name for name, t in templates().items() if t.required and t.channel == "sms"}
     assert required == {"ticket_registered", "ticket_resolved", "sla_extended"}
     urgent = {name for name, t in templates().items() if t.urgent}
-    assert urgent == set(), "only an urgent complaint's registration may wake a customer"
+    # only staff alerts skip quiet hours (and an urgent complaint's registration, by policy)
+    assert urgent == {"staff_alert", "staff_alert_sms"}
+    assert all(templates()[name].audience == "staff" for name in urgent)
 
 
 def test_the_survey_asks_for_1_or_2() -> None:
@@ -185,6 +213,11 @@ EXPECTED: dict[str, tuple[str, int]] = {
         "【中国移动】退费150.50元已退回您的话费账户（投诉编码：GD20261122000123），请注意查收。",
         1,
     ),
+    "staff_alert_sms": (
+        "【中国移动】投诉预警：王芳班长您好，10086前台desk-7本班次已受理3单同内容投诉。"
+        "请立即核实情况，并督促责任部门（网络维护部）1小时内给予初步答复。集群：S-0123。",
+        2,
+    ),
     "surge_resolved": (
         "【中国移动】尊敬的客户，您反映的问题（投诉编码：GD20261122000123）已解决：基站故障已修复。"
         "给您带来的不便，敬请谅解。",
@@ -196,8 +229,10 @@ STAFF_EXPECTED = {
     "sla_breached": "【时限超时】投诉GD20261122000123的办结时限已于12月21日24时超时",
     "ticket_escalated": "【升级督办】投诉GD20261122000123已升级，督办人：mgr_network",
     "progress_notice": "【处理进展通报】投诉GD20261122000123已处理4天",
+    "progress_final": "【处理结果通报】投诉GD20261122000123已处理完毕",
     "webhook_disabled": "【Webhook已停用】订阅ep_0123",
     "delivery_alert": "【发送异常】投诉GD20261122000123的投诉登记短信发送结果不明",
+    "staff_alert": "【同内容投诉预警】10086前台desk-7本班次已受理3单同内容投诉",
 }
 CODES = re.compile(r"[a-z]+_[a-z_]+|\d+%\|")
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from services.refund.authority import (
     AmountError,
@@ -25,12 +25,14 @@ from services.refund.authority import (
     decide_on_request,
     may_approve,
     parse_refund_amount,
-    provisional_refund_due,
     required_role,
 )
 
 PRE, POST = UserType.PREPAID, UserType.POSTPAID
 FRONT, ROOM, CENTRE, LEAD = Role.FRONTLINE, Role.ROOM_MANAGER, Role.CENTRE_MANAGER, Role.LEADERSHIP
+
+
+MONTERNET = "monternet"  # a 梦网 charge: one the front line may refund (seed 004 §2.5)
 
 
 def yuan(text: str) -> int:
@@ -59,7 +61,7 @@ def yuan(text: str) -> int:
 def test_the_least_role_that_may_approve_follows_the_inclusive_ladder(
     total: str, user_type: UserType | None, needed: Role
 ) -> None:
-    assert required_role(yuan(total), user_type) is needed
+    assert required_role(yuan(total), user_type, charge_type=MONTERNET) is needed
 
 
 MATRIX = [
@@ -79,7 +81,7 @@ MATRIX = [
 def test_each_role_may_approve_exactly_up_to_its_limit(
     role: Role | None, total: str, user_type: UserType, allowed: set[Role]
 ) -> None:
-    assert may_approve(role, yuan(total), user_type) is (role in allowed)
+    assert may_approve(role, yuan(total), user_type, charge_type=MONTERNET) is (role in allowed)
 
 
 def test_room_manager_cannot_approve_600_yuan() -> None:
@@ -87,26 +89,64 @@ def test_room_manager_cannot_approve_600_yuan() -> None:
 
 
 def test_frontline_may_refund_small_amounts_to_prepaid_customers_only() -> None:
-    assert may_approve(FRONT, yuan("50.00"), PRE)
-    assert not may_approve(FRONT, yuan("50.00"), POST)
-    assert not may_approve(FRONT, yuan("50.00"), None)
+    assert may_approve(FRONT, yuan("50.00"), PRE, charge_type=MONTERNET)
+    assert not may_approve(FRONT, yuan("50.00"), POST, charge_type=MONTERNET)
+    assert not may_approve(FRONT, yuan("50.00"), None, charge_type=MONTERNET)
 
 
 def test_frontline_may_not_waive_even_a_small_prepaid_charge() -> None:
-    assert required_role(yuan("10.00"), PRE, kind=RefundKind.WAIVER) is ROOM
-    assert may_approve(FRONT, yuan("10.00"), PRE, kind=RefundKind.PROVISIONAL)
+    m = MONTERNET
+    assert required_role(yuan("10.00"), PRE, kind=RefundKind.WAIVER, charge_type=m) is ROOM
+    assert may_approve(FRONT, yuan("10.00"), PRE, kind=RefundKind.PROVISIONAL, charge_type=m)
+
+
+@pytest.mark.parametrize("charge", ["monternet", "missed_promotion"])
+def test_the_front_line_refunds_the_seeds_charge_types(charge: str) -> None:
+    assert required_role(yuan("100.00"), PRE, charge_type=charge) is FRONT
+
+
+@pytest.mark.parametrize("charge", ["call", "data", "package", "other", None])
+def test_other_charge_types_or_none_stated_need_a_room_manager(charge: str | None) -> None:
+    assert required_role(yuan("0.01"), PRE, charge_type=charge) is ROOM
+    assert not may_approve(FRONT, yuan("0.01"), PRE, charge_type=charge)
+
+
+def test_the_front_line_charge_types_are_data() -> None:
+    policy = AuthorityPolicy.model_validate(
+        {
+            "charge_types": {
+                "monternet": {"name": "梦网业务费"},
+                "call": {"name": "通话费", "front_line": True},
+            }
+        }
+    )
+    assert required_role(yuan("1.00"), PRE, charge_type="call", policy=policy) is FRONT
+    assert required_role(yuan("1.00"), PRE, charge_type="monternet", policy=policy) is ROOM
+
+
+def test_an_unknown_charge_type_is_refused_naming_the_field() -> None:
+    with pytest.raises(FieldError) as caught:
+        request(charge_type="lottery")
+    assert caught.value.field == "charge_type" and "monternet" in caught.value.message
 
 
 def test_limits_are_configuration() -> None:
-    policy = AuthorityPolicy(frontline_limit_fen=5_000, frontline_user_types=frozenset({POST}))
-    assert required_role(yuan("50.00"), POST, policy=policy) is FRONT
-    assert required_role(yuan("50.01"), POST, policy=policy) is ROOM
-    assert required_role(yuan("50.00"), PRE, policy=policy) is ROOM
+    policy = AuthorityPolicy(front_line_fen=5_000, front_line_user_types=frozenset({POST}))
+    m = MONTERNET
+    assert required_role(yuan("50.00"), POST, charge_type=m, policy=policy) is FRONT
+    assert required_role(yuan("50.01"), POST, charge_type=m, policy=policy) is ROOM
+    assert required_role(yuan("50.00"), PRE, charge_type=m, policy=policy) is ROOM
 
 
-def test_a_policy_with_limits_out_of_order_is_refused() -> None:
-    with pytest.raises(ValueError, match="increasing"):
-        AuthorityPolicy(room_manager_limit_fen=300_000)
+def test_a_policy_with_limits_out_of_order_is_refused_naming_the_field() -> None:
+    with pytest.raises(ValidationError) as caught:
+        AuthorityPolicy(room_manager_fen=300_000)
+    [error] = caught.value.errors()
+    assert error["loc"] == ("centre_manager_fen",)
+    assert "greater than room_manager_fen (300000)" in error["msg"]
+    with pytest.raises(ValidationError) as caught:
+        AuthorityPolicy(front_line_fen=50_000)
+    assert [e["loc"] for e in caught.value.errors()] == [("room_manager_fen",)]
 
 
 def request(**overrides: Any) -> Decision:
@@ -118,6 +158,7 @@ def request(**overrides: Any) -> Decision:
         "amount": yuan("1.00"),
         "kind": RefundKind.REFUND,
         "user_type": PRE,
+        "charge_type": MONTERNET,
     }
     args.update(overrides)
     return decide_on_request(**args)
@@ -293,17 +334,3 @@ def test_a_negative_existing_total_is_refused() -> None:
     with pytest.raises(AmountError) as caught:
         request(existing_total=-1)
     assert caught.value.field == "existing_total"
-
-
-def test_a_provisional_refund_is_due_after_15_days_without_proof() -> None:
-    disputed = datetime(2026, 3, 1, 9, tzinfo=UTC)
-    day15 = disputed + timedelta(days=15)
-    assert not provisional_refund_due(disputed, day15 - timedelta(seconds=1), proof_received=False)
-    assert provisional_refund_due(disputed, day15, proof_received=False)
-    assert not provisional_refund_due(disputed, day15, proof_received=True)
-
-
-def test_an_unknown_refund_kind_is_refused_naming_the_field() -> None:
-    with pytest.raises(FieldError) as caught:
-        request(kind="gift")
-    assert caught.value.field == "kind" and "double_refund" in caught.value.message

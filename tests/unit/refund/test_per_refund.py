@@ -41,6 +41,7 @@ def _decide(
         amount=amount,
         kind="refund",
         user_type=user_type,
+        charge_type="monternet",
         policy=policy,
     ).required_role.value
 
@@ -72,6 +73,6 @@ def test_the_cumulative_reading_and_a_disabled_guard_are_configuration() -> None
         "room_manager"
     )
     same = [Row(8_000, "fl-li", NOW)]
-    assert _decide(same, "fl-li", 8_000, policy=AuthorityPolicy(anti_split_window=None)) == (
+    assert _decide(same, "fl-li", 8_000, policy=AuthorityPolicy(anti_split_hours=None)) == (
         "frontline"
     )

@@ -13,6 +13,7 @@ import pytest
 from services.routing.surge import (
     Alert,
     Complaint,
+    Correction,
     Observation,
     Rule,
     SurgeConfig,
@@ -95,13 +96,20 @@ def test_labelled_pairs_are_matched_with_the_precision_and_recall_we_promise() -
 def test_same_content_pairs_meet_the_bar_on_the_tuning_and_the_held_out_part() -> None:
     rows = [json.loads(line) for line in SAME.read_text(encoding="utf-8").splitlines()]
     assert len(rows) >= 400
+    parts = {
+        "tune": [x for x in rows if x["part"] == "tune"],
+        "holdout": [x for x in rows if x["part"] == "holdout"],
+        # written after the last change to lexicons and rules, measured once, never tuned on
+        "holdout Z": [x for x in rows if x["part"] == "holdout" and x["groups"][0][0] == "Z"],
+    }
     scores = {}
-    for part in ("tune", "holdout"):
-        p, r, _ = _pair_scores(SurgeConfig(), [x for x in rows if x["part"] == part], area=None)
+    for part, chosen in parts.items():
+        p, r, _ = _pair_scores(SurgeConfig(), chosen, area=None)
         scores[part] = (p, r)
-        print(f"\n{part}: precision {p:.3f} recall {r:.3f}", end="")
-    assert scores["tune"][0] >= 0.95 and scores["tune"][1] >= 0.95
-    # held out (never tuned on): measured 0.990 / 0.808; the 0.90 recall is not met yet
+        print(f"\n{part} ({len(chosen)} pairs): precision {p:.3f} recall {r:.3f}", end="")
+    assert scores["tune"][0] >= 0.98 and scores["tune"][1] >= 0.98
+    # held out, measured 0.965 / 0.815 (the first 240 pairs 1.000 / 0.883, the blind batch Z
+    # 0.861 / 0.646): the 0.90 recall is not met on wordings the lexicons never saw
     assert scores["holdout"][0] >= 0.95 and scores["holdout"][1] >= 0.80
 
 
@@ -346,6 +354,61 @@ def test_splitting_moves_tickets_to_a_new_cluster_that_counts_afresh() -> None:
     assert detector.cluster_of("T0045") == split.cluster_id
     with pytest.raises(ValueError):
         detector.split(cluster_id, detector.cluster(cluster_id).tickets, at=T0)
+
+
+def test_each_member_of_a_cluster_says_why_it_joined() -> None:
+    detector = SurgeDetector()
+    texts = ["翠苑三区从今天早上开始手机完全没有信号", "翠苑小区三区这边移动信号全断了"]
+    seen = [
+        detector.observe(Complaint(f"C{i}", t, "network", T0 + timedelta(minutes=i)))
+        for i, t in enumerate(texts)
+    ]
+    info = detector.cluster(seen[0].cluster_id or "")
+    (first, first_why), (second, second_why) = info.members
+    assert (first, first_why) == ("C0", ())  # it started the cluster
+    assert second == "C1" and {"place:翠苑", "symptom:coverage"} <= set(second_why)
+    assert any(r.startswith("similarity:") for r in second_why)
+    assert info.reasons["place:翠苑"] == 1
+
+
+def _no_signal(detector: SurgeDetector, ticket: str, text: str) -> Observation:
+    return detector.observe(Complaint(ticket, text, "network", T0, desk_id="D1"))
+
+
+def test_an_ops_merge_of_two_place_names_teaches_an_alias_the_next_complaint_follows() -> None:
+    detector = SurgeDetector()
+    a = _no_signal(detector, "G1", "岗顶这边手机没有信号")
+    b = _no_signal(detector, "G2", "石牌桥地铁站附近手机无服务")
+    assert a.cluster_id != b.cluster_id  # two names the gazetteer does not know are one
+    detector.merge(a.cluster_id or "", b.cluster_id or "", at=T0)
+    rows = detector.new_corrections()
+    assert rows == [Correction("alias", "p:石牌桥地铁站", "p:岗顶", a.cluster_id or "")]
+    assert detector.new_corrections() == []  # taken once
+    # a fresh detector taught the row (as the worker does from the database) follows it too
+    for d in (detector, SurgeDetector()):
+        d.teach(rows)
+        if d is not detector:
+            _no_signal(d, "G1", "岗顶这边手机没有信号")
+        c = _no_signal(d, "G3", "石牌桥地铁站出口打不出电话，一格信号都没")
+        assert c.cluster_id == a.cluster_id and "place:岗顶" in c.reasons
+    members = dict(detector.cluster(a.cluster_id or "").members)
+    assert members["G2"][0] == f"ops_merge:{b.cluster_id}"
+
+
+def test_an_ops_split_of_places_one_name_holds_teaches_they_are_two() -> None:
+    detector = SurgeDetector()
+    a = _no_signal(detector, "N1", "新世界花园这边手机没有信号")
+    b = _no_signal(detector, "N2", "金沙洲新世界花园手机没信号了")
+    assert a.cluster_id == b.cluster_id  # one name holds the other
+    split = detector.split(a.cluster_id or "", ["N2"], at=T0)
+    assert detector.new_corrections() == [
+        Correction("distinct", "新世界", "金沙洲新世界", split.cluster_id or "")
+    ]
+    c = _no_signal(detector, "N3", "金沙洲新世界小区手机一点信号都没有")
+    assert c.cluster_id == split.cluster_id
+    assert dict(detector.cluster(split.cluster_id or "").members)["N2"] == (
+        f"ops_split:{a.cluster_id}",
+    )
 
 
 # --- snapshot and rebuild -----------------------------------------------------------------

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import shared.db
+from shared.migrations import create_policy_version_table, drop_policy_version_table
 
 revision: str = "0004_sla_policy"
 down_revision: str | None = "0003_sla_parked_event"
@@ -19,18 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "policy_version",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("name", sa.String(length=32), nullable=False),
-        sa.Column("body", sa.JSON(), nullable=False),
-        sa.Column("previous", sa.JSON(), nullable=True),
-        sa.Column("changed_by", sa.String(length=64), nullable=False),
-        sa.Column("changed_at", shared.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("reason", sa.String(length=500), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_policy_version")),
-    )
-    op.create_index(op.f("ix_policy_version_name"), "policy_version", ["name"])
+    create_policy_version_table()
     op.create_table(
         "clock_extension",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -49,4 +39,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("clock_extension")
-    op.drop_table("policy_version")
+    drop_policy_version_table()
