@@ -80,17 +80,27 @@ async def run_create(
     *,
     idempotency: IdempotencyKey,
     resource_id: Callable[[R], str],
+    what: str | None = None,
+    attempts: int = 1,
+    conflicts: tuple[type[Exception], ...] = CONCURRENT_WRITES,
 ) -> Created:
     """Run a creating command at most once per key: a retry with the same key and body
     gets the original resource's id (`replayed=True`); the key is stored in the creating
-    transaction, so simultaneous duplicates create one resource."""
+    transaction, so simultaneous duplicates create one resource. `attempts` > 1 re-runs
+    it when a concurrent writer won, as `run` does."""
 
     async def create(uow: UnitOfWork) -> Created:
         return Created(resource_id(await handler(cmd, uow)), replayed=False)
 
-    return await store.run(
-        scope=idempotency.scope,
-        key=idempotency.key,
-        fingerprint=idempotency.fingerprint,
-        create=create,
-    )
+    for attempt in range(1, attempts + 1):
+        try:
+            return await store.run(
+                scope=idempotency.scope,
+                key=idempotency.key,
+                fingerprint=idempotency.fingerprint,
+                create=create,
+            )
+        except conflicts as exc:
+            if attempt == attempts:
+                raise concurrent_update(what or "the resource") from exc
+    raise AssertionError("unreachable")  # attempts >= 1

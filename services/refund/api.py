@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy import select
 
 from services.refund import audit_log, domain, handlers
-from services.refund.commands import DecideRefund, RecordPayout, RequestRefund
+from services.refund.commands import ApproveRefund, RecordPayout, RejectRefund, RequestRefund
 from services.refund.deps import (
+    ATTEMPTS,
+    CONFLICTS,
     Auditor,
     Billing,
     Reader,
@@ -18,8 +21,6 @@ from services.refund.deps import (
     Rules,
     actor,
     amount_fen,
-    retrying,
-    write_once,
 )
 from services.refund.domain import RefundStatus
 from services.refund.models import Refund, TicketView
@@ -34,11 +35,10 @@ from services.refund.schemas import (
     RefundRead,
     RejectBody,
 )
-from shared.db import UnitOfWork, utcnow
-from shared.errors import PROBLEM_RESPONSES, Problem
-from shared.idempotency import Created, request_fingerprint
+from shared.errors import PROBLEM_RESPONSES, NotFound
 from shared.pagination import decode_text_cursor, encode_cursor
 from shared.service import Runtime
+from shared.usecase import IdempotencyKey, run, run_create
 
 router = APIRouter(prefix="/v1/refunds", tags=["refunds"], responses=PROBLEM_RESPONSES)
 
@@ -47,7 +47,7 @@ async def _read(rt: Runtime, refund_id: str) -> RefundRead:
     async with rt.db.sessions() as session:
         refund = await session.get(Refund, refund_id)
     if refund is None:
-        raise Problem(404, "Not Found", f"no refund {refund_id}")
+        raise NotFound(f"no refund {refund_id}")
     return RefundRead.model_validate(refund)
 
 
@@ -76,20 +76,18 @@ async def request_refund(
         reason=body.reason,
         actor=actor(principal),
     )
-
-    async def create(uow: UnitOfWork) -> Created:
-        refund = await handlers.request_refund(uow, cmd, rules, utcnow())
-        return Created(refund.id, replayed=False)
-
-    async def attempt() -> Created:
-        return await rt.idempotent.run(
-            scope=f"refunds:{principal.sub}",
-            key=idempotency_key,
-            fingerprint=request_fingerprint(body.model_dump(mode="json")),
-            create=create,
-        )
-
-    created = await retrying(f"complaint {body.ticket_no}", attempt)
+    created = await run_create(
+        rt.idempotent,
+        partial(handlers.request_refund, rules=rules),
+        cmd,
+        idempotency=IdempotencyKey(
+            f"refunds:{principal.sub}", idempotency_key, body.model_dump(mode="json")
+        ),
+        resource_id=lambda refund: refund.id,
+        what=f"complaint {body.ticket_no}",
+        attempts=ATTEMPTS,
+        conflicts=CONFLICTS,
+    )
     if created.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/v1/refunds/{created.resource_id}"
@@ -150,7 +148,7 @@ async def eligibility(ticket_no: str, _: Reader, rt: Rt) -> Eligibility:
     async with rt.db.sessions() as session:
         view = await session.get(TicketView, ticket_no)
     if view is None:
-        raise Problem(404, "Not Found", f"no complaint {ticket_no} is known to refund")
+        raise NotFound(f"no complaint {ticket_no} is known to refund")
     return Eligibility(
         ticket_no=ticket_no,
         ticket_status=view.status,
@@ -172,7 +170,7 @@ async def get_refund(refund_id: str, _: Reader, rt: Rt) -> RefundRead:
 async def refund_audit(refund_id: str, _: Reader, rt: Rt) -> list[AuditEntryRead]:
     async with rt.db.sessions() as session:
         if await session.get(Refund, refund_id) is None:
-            raise Problem(404, "Not Found", f"no refund {refund_id}")
+            raise NotFound(f"no refund {refund_id}")
         rows = await audit_log.entries_of(session, refund_id)
     return [AuditEntryRead.model_validate(r) for r in rows]
 
@@ -185,12 +183,10 @@ async def refund_audit(refund_id: str, _: Reader, rt: Rt) -> list[AuditEntryRead
 async def approve(
     refund_id: str, principal: Requester, rt: Rt, rules: Rules, body: ApproveBody | None = None
 ) -> RefundRead:
-    cmd = DecideRefund(refund_id, actor(principal), body.comment if body else None)
-
-    async def work(uow: UnitOfWork) -> Refund:
-        return await handlers.approve_refund(uow, cmd, rules, utcnow())
-
-    return RefundRead.model_validate(await write_once(rt, f"refund {refund_id}", work))
+    cmd = ApproveRefund(refund_id, actor(principal), body.comment if body else None)
+    approve = partial(handlers.approve_refund, rules=rules)
+    refund = await run(rt.db, approve, cmd, what=f"refund {refund_id}", conflicts=CONFLICTS)
+    return RefundRead.model_validate(refund)
 
 
 @router.post(
@@ -201,12 +197,10 @@ async def approve(
 async def reject(
     refund_id: str, body: RejectBody, principal: Requester, rt: Rt, rules: Rules
 ) -> RefundRead:
-    cmd = DecideRefund(refund_id, actor(principal), body.reason)
-
-    async def work(uow: UnitOfWork) -> Refund:
-        return await handlers.reject_refund(uow, cmd, rules, utcnow())
-
-    return RefundRead.model_validate(await write_once(rt, f"refund {refund_id}", work))
+    cmd = RejectRefund(refund_id, actor(principal), body.reason)
+    reject = partial(handlers.reject_refund, rules=rules)
+    refund = await run(rt.db, reject, cmd, what=f"refund {refund_id}", conflicts=CONFLICTS)
+    return RefundRead.model_validate(refund)
 
 
 @router.post(
@@ -218,11 +212,12 @@ async def paid(
     refund_id: str, body: PaidBody, principal: Billing, rt: Rt, rules: Rules
 ) -> RefundRead:
     cmd = RecordPayout(refund_id, body.billing_ref, actor(principal))
-
-    async def attempt() -> Refund:
-        async with rt.db.uow() as uow:
-            refund = await handlers.record_payout(uow, cmd, rules, utcnow())
-            await uow.commit()
-            return refund
-
-    return RefundRead.model_validate(await retrying(f"refund {refund_id}", attempt))
+    refund = await run(
+        rt.db,
+        partial(handlers.record_payout, rules=rules),
+        cmd,
+        what=f"refund {refund_id}",
+        attempts=ATTEMPTS,
+        conflicts=CONFLICTS,
+    )
+    return RefundRead.model_validate(refund)

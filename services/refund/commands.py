@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from services.refund.authority import RefundKind
 from services.refund.domain import SYSTEM_ACTOR
+from shared.db import utcnow
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class RequestRefund:
     refund_id: str | None = None
     dispute_id: str | None = None
     """Set for the provisional refund of an SP dispute (the complaint may be closed by then)."""
+    at: datetime = field(default_factory=utcnow)
+    """When it is asked (an SP dispute's expiry asks at the timer's time)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,16 @@ class DecideRefund:
     refund_id: str
     actor: Actor
     note: str | None
+
+
+@dataclass(frozen=True)
+class ApproveRefund(DecideRefund):
+    """Approve a pending refund; `note` is the approver's comment."""
+
+
+@dataclass(frozen=True)
+class RejectRefund(DecideRefund):
+    """Reject a pending refund; `note` is the reason."""
 
 
 @dataclass(frozen=True)
@@ -67,3 +81,19 @@ class RecordSpProof:
     actor: Actor
     sp_codes: frozenset[str] = frozenset()
     """The SP codes the caller speaks for (a partner's, from ACCESS_PARTNER_SP_CODES)."""
+
+
+@dataclass(frozen=True)
+class ExpireSpDispute:
+    """The proof deadline of a dispute passed (the timer fires it at `at`)."""
+
+    dispute_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class EscalateRefund:
+    """An undecided refund's approval time ran out (the timer fires it at `at`)."""
+
+    refund_id: str
+    at: datetime

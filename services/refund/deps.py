@@ -1,9 +1,8 @@
-"""What the refund routers share: roles, the rules, amount parsing, and conflict handling."""
+"""What the refund routers share: roles, the rules, amount parsing, what counts as a conflict."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.exc import IntegrityError
@@ -13,11 +12,8 @@ from services.refund.authority import AmountError, parse_refund_amount
 from services.refund.commands import Actor
 from services.refund.settings import RefundRules
 from shared.auth import Principal, require_roles
-from shared.db import UnitOfWork
-from shared.errors import Problem, field_error
+from shared.errors import Invalid
 from shared.service import Runtime, runtime
-
-T = TypeVar("T")
 
 REQUESTERS = ("agent", "frontline", "room_manager", "centre_manager", "leadership")
 READERS = (*REQUESTERS, "ops", "billing")
@@ -31,8 +27,10 @@ DisputeReader = Annotated[Principal, Depends(require_roles(*READERS, "partner"))
 Rt = Annotated[Runtime, Depends(runtime)]
 
 CONFLICTS = (StaleDataError, IntegrityError)
-"""What a concurrent writer to the same row causes (version check, unique key)."""
+"""What a concurrent writer to the same row causes (version check, unique key): routes pass
+it to `shared.usecase.run` as `conflicts=`."""
 ATTEMPTS = 3
+"""Tries for the writes that retry after losing to a concurrent writer (request, payout)."""
 
 
 def _rules(request: Request) -> RefundRules:
@@ -52,32 +50,4 @@ def amount_fen(text: str, field: str, rules: RefundRules) -> int:
     try:
         return parse_refund_amount(text, field=field, policy=rules.policy)
     except AmountError as exc:
-        raise field_error(exc.field, exc.message) from exc
-
-
-def concurrent(what: str) -> Problem:
-    return Problem(409, "Concurrent update", f"{what} changed meanwhile; read it and retry")
-
-
-async def retrying(what: str, attempt: Callable[[], Awaitable[T]]) -> T:
-    """Run a write again when a concurrent writer beat it; 409 if it keeps losing."""
-    for _ in range(ATTEMPTS - 1):
-        try:
-            return await attempt()
-        except CONFLICTS:
-            continue
-    try:
-        return await attempt()
-    except CONFLICTS as exc:
-        raise concurrent(what) from exc
-
-
-async def write_once(rt: Runtime, what: str, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-    """One transaction; a concurrent writer that got there first → 409 (no retry)."""
-    try:
-        async with rt.db.uow() as uow:
-            result = await work(uow)
-            await uow.commit()
-            return result
-    except CONFLICTS as exc:
-        raise concurrent(what) from exc
+        raise Invalid(exc.field, exc.message) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Header, Response
 from services.refund import disputes
 from services.refund.commands import OpenSpDispute, RecordSpProof
 from services.refund.deps import (
+    CONFLICTS,
     DisputeReader,
     Requester,
     Rt,
@@ -16,14 +18,12 @@ from services.refund.deps import (
     SpProver,
     actor,
     amount_fen,
-    write_once,
 )
 from services.refund.models import SpDispute
 from services.refund.schemas import SpDisputeCreate, SpDisputeRead, SpProofBody
-from shared.db import UnitOfWork, utcnow
-from shared.errors import PROBLEM_RESPONSES, Problem
-from shared.idempotency import Created, request_fingerprint
+from shared.errors import PROBLEM_RESPONSES, NotFound
 from shared.service import Runtime
+from shared.usecase import IdempotencyKey, run, run_create
 
 router = APIRouter(prefix="/v1/sp-disputes", tags=["sp-disputes"], responses=PROBLEM_RESPONSES)
 
@@ -32,7 +32,7 @@ async def _read(rt: Runtime, dispute_id: str) -> SpDisputeRead:
     async with rt.db.sessions() as session:
         dispute = await session.get(SpDispute, dispute_id)
     if dispute is None:
-        raise Problem(404, "Not Found", f"no SP dispute {dispute_id}")
+        raise NotFound(f"no SP dispute {dispute_id}")
     return SpDisputeRead.model_validate(dispute)
 
 
@@ -60,16 +60,14 @@ async def open_dispute(
         actor=actor(principal),
         paid=body.paid,
     )
-
-    async def create(uow: UnitOfWork) -> Created:
-        dispute = await disputes.open_sp_dispute(uow, cmd, rules, utcnow())
-        return Created(dispute.id, replayed=False)
-
-    created = await rt.idempotent.run(
-        scope=f"sp-disputes:{principal.sub}",
-        key=idempotency_key,
-        fingerprint=request_fingerprint(body.model_dump(mode="json")),
-        create=create,
+    created = await run_create(
+        rt.idempotent,
+        partial(disputes.open_sp_dispute, rules=rules),
+        cmd,
+        idempotency=IdempotencyKey(
+            f"sp-disputes:{principal.sub}", idempotency_key, body.model_dump(mode="json")
+        ),
+        resource_id=lambda dispute: dispute.id,
     )
     if created.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -96,8 +94,7 @@ async def record_proof(
         else frozenset()
     )
     cmd = RecordSpProof(dispute_id, body.proof_ref, body.note, actor(principal), codes)
-
-    async def work(uow: UnitOfWork) -> SpDispute:
-        return await disputes.record_sp_proof(uow, cmd, utcnow())
-
-    return SpDisputeRead.model_validate(await write_once(rt, f"dispute {dispute_id}", work))
+    dispute = await run(
+        rt.db, disputes.record_sp_proof, cmd, what=f"dispute {dispute_id}", conflicts=CONFLICTS
+    )
+    return SpDisputeRead.model_validate(dispute)

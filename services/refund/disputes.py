@@ -1,5 +1,7 @@
 """SP charge disputes (seed 002): the SP has a window to prove the subscription; without
-proof by the deadline a provisional refund is requested automatically, exactly once."""
+proof by the deadline a provisional refund is requested automatically, exactly once.
+
+Commands have the shape `verb_noun(cmd, uow[, rules])` (see `handlers.py`)."""
 
 from __future__ import annotations
 
@@ -9,12 +11,18 @@ from sqlalchemy import Update, select, update
 
 from services.refund import domain
 from services.refund.authority import RefundKind
-from services.refund.commands import SYSTEM, OpenSpDispute, RecordSpProof, RequestRefund
+from services.refund.commands import (
+    SYSTEM,
+    ExpireSpDispute,
+    OpenSpDispute,
+    RecordSpProof,
+    RequestRefund,
+)
 from services.refund.domain import DisputeStatus
 from services.refund.handlers import known_ticket, request_refund
 from services.refund.models import SpDispute
 from services.refund.settings import RefundRules
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, utcnow
 from shared.errors import Conflict, NotAllowed, NotFound
 from shared.events import SpChargeHeld, SpDisputeClosed, SpDisputeOpened
 from shared.money import format_fen
@@ -28,10 +36,9 @@ async def load_dispute(uow: UnitOfWork, dispute_id: str) -> SpDispute:
     return dispute
 
 
-async def open_sp_dispute(
-    uow: UnitOfWork, cmd: OpenSpDispute, rules: RefundRules, now: datetime
-) -> SpDispute:
+async def open_sp_dispute(cmd: OpenSpDispute, uow: UnitOfWork, rules: RefundRules) -> SpDispute:
     """Open the proof window on a disputed SP charge (one open dispute per complaint and SP)."""
+    now = utcnow()
     await known_ticket(uow, cmd.ticket_no)
     already = await uow.session.scalar(
         select(SpDispute.id).where(
@@ -93,10 +100,11 @@ def _close(dispute_id: str, status: DisputeStatus, now: datetime, **values: obje
     )
 
 
-async def record_sp_proof(uow: UnitOfWork, cmd: RecordSpProof, now: datetime) -> SpDispute:
+async def record_sp_proof(cmd: RecordSpProof, uow: UnitOfWork) -> SpDispute:
     """The SP proved the charge in time: the dispute closes and nothing is refunded. Only
     the partner that speaks for the dispute's SP code may prove it (no other partner, no
     member of staff): a proof cancels the customer's provisional refund."""
+    now = utcnow()
     dispute = await load_dispute(uow, cmd.dispute_id)
     if dispute.sp_code not in cmd.sp_codes:
         raise NotAllowed(
@@ -122,11 +130,10 @@ async def record_sp_proof(uow: UnitOfWork, cmd: RecordSpProof, now: datetime) ->
     return dispute
 
 
-async def expire_sp_dispute(
-    uow: UnitOfWork, dispute_id: str, rules: RefundRules, now: datetime
-) -> bool:
+async def expire_sp_dispute(cmd: ExpireSpDispute, uow: UnitOfWork, rules: RefundRules) -> bool:
     """No proof by the deadline: request the provisional refund. True only for the winner."""
-    dispute = await uow.session.get(SpDispute, dispute_id)
+    now = cmd.at
+    dispute = await uow.session.get(SpDispute, cmd.dispute_id)
     if dispute is None or dispute.expire_at is None or dispute.expire_at > now:
         return False
     if not dispute.paid:
@@ -152,7 +159,6 @@ async def expire_sp_dispute(
         return False
     charge = format_fen(dispute.charge_amount_fen)
     await request_refund(
-        uow,
         RequestRefund(
             ticket_no=dispute.ticket_no,
             amount_fen=dispute.charge_amount_fen,
@@ -161,9 +167,10 @@ async def expire_sp_dispute(
             actor=SYSTEM,
             refund_id=refund_id,
             dispute_id=dispute.id,
+            at=now,
         ),
+        uow,
         rules,
-        now,
     )
     uow.publish(
         SpDisputeClosed(

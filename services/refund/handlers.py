@@ -1,7 +1,9 @@
 """Refund use cases: the complaint projection, request, approve, reject, payout.
 
-Each takes a unit of work and stages its changes, events and audit entry there; the caller
-commits. Rule breaks surface as problem+json (404, 409, 403 naming the role, 422)."""
+Commands are `async def verb_noun(cmd, uow, rules) -> Refund`: each stages its changes,
+events and audit entry in `uow` and raises domain exceptions (`shared.errors`: 404, 409,
+403 naming the role, 422); none commits. Routes bind `rules` and run them with
+`shared.usecase.run` / `run_create`."""
 
 from __future__ import annotations
 
@@ -21,11 +23,17 @@ from services.refund.authority import (
     check_approval,
     decide_on_request,
 )
-from services.refund.commands import DecideRefund, RecordPayout, RequestRefund
+from services.refund.commands import (
+    ApproveRefund,
+    DecideRefund,
+    RecordPayout,
+    RejectRefund,
+    RequestRefund,
+)
 from services.refund.domain import RefundStatus
 from services.refund.models import ComplaintLedger, Refund, TicketView
 from services.refund.settings import RefundRules
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, utcnow
 from shared.errors import Conflict, Invalid, NotAllowed, NotFound
 from shared.events import (
     RefundApproved,
@@ -108,12 +116,11 @@ async def lock_complaint(uow: UnitOfWork, ticket_no: str, now: datetime) -> None
 
 
 # --- commands -----------------------------------------------------------------------------
-async def request_refund(
-    uow: UnitOfWork, cmd: RequestRefund, rules: RefundRules, now: datetime
-) -> Refund:
+async def request_refund(cmd: RequestRefund, uow: UnitOfWork, rules: RefundRules) -> Refund:
     """Approve at once within the requester's authority over this refund (with the same
     requester's recent refunds on the ticket, see `authority_base`), else leave it pending
     for the least role that may approve it."""
+    now = cmd.at
     view = await known_ticket(uow, cmd.ticket_no, must_be_open=cmd.dispute_id is None)
     await lock_complaint(uow, cmd.ticket_no, now)
     rows = await uow.session.scalars(select(Refund).where(Refund.ticket_no == cmd.ticket_no))
@@ -268,10 +275,9 @@ async def _authorised(uow: UnitOfWork, cmd: DecideRefund, rules: RefundRules) ->
     return refund
 
 
-async def approve_refund(
-    uow: UnitOfWork, cmd: DecideRefund, rules: RefundRules, now: datetime
-) -> Refund:
+async def approve_refund(cmd: ApproveRefund, uow: UnitOfWork, rules: RefundRules) -> Refund:
     refund = await _authorised(uow, cmd, rules)
+    now = utcnow()
     policy = await judged_under(uow, refund, rules)
     role = authority_role(cmd.actor.roles, policy)
     before = snapshot(refund)
@@ -291,10 +297,9 @@ async def approve_refund(
     return refund
 
 
-async def reject_refund(
-    uow: UnitOfWork, cmd: DecideRefund, rules: RefundRules, now: datetime
-) -> Refund:
+async def reject_refund(cmd: RejectRefund, uow: UnitOfWork, rules: RefundRules) -> Refund:
     refund = await _authorised(uow, cmd, rules)
+    now = utcnow()
     role = authority_role(cmd.actor.roles, await judged_under(uow, refund, rules))
     before = snapshot(refund)
     reason = cmd.note or "rejected"
@@ -322,11 +327,10 @@ async def reject_refund(
     return refund
 
 
-async def record_payout(
-    uow: UnitOfWork, cmd: RecordPayout, rules: RefundRules, now: datetime
-) -> Refund:
+async def record_payout(cmd: RecordPayout, uow: UnitOfWork, rules: RefundRules) -> Refund:
     """Billing paid an approved refund out. The same billing_ref again is a no-op."""
     refund = await load_refund(uow, cmd.refund_id)
+    now = utcnow()
     billing_ref, actor = cmd.billing_ref, cmd.actor
     try:
         new = domain.payout_is_new(refund.status, refund.billing_ref, billing_ref)

@@ -3,7 +3,6 @@ provisional refunds. Each fires once across replicas and restarts (shared.schedu
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +11,7 @@ from sqlalchemy import update
 from services.refund import domain
 from services.refund.audit_log import record, snapshot
 from services.refund.authority import Role
+from services.refund.commands import EscalateRefund, ExpireSpDispute
 from services.refund.disputes import expire_sp_dispute
 from services.refund.domain import RefundStatus
 from services.refund.models import Refund, SpDispute
@@ -22,13 +22,11 @@ from shared.scheduler import FireRow, claim, every, row_timer
 from shared.service import Runtime
 
 BATCH = 100
-Fire = Callable[[UnitOfWork, str, RefundRules, datetime], Awaitable[bool]]
 
 
-async def escalate_refund(
-    uow: UnitOfWork, refund_id: str, rules: RefundRules, now: datetime
-) -> bool:
+async def escalate_refund(cmd: EscalateRefund, uow: UnitOfWork, rules: RefundRules) -> bool:
     """Escalate an undecided refund whose time ran out; True only for the one winner."""
+    refund_id, now = cmd.refund_id, cmd.at
     refund = await uow.session.get(Refund, refund_id)
     if refund is None or refund.escalate_at is None or refund.escalate_at > now:
         return False
@@ -71,18 +69,24 @@ async def escalate_refund(
     return True
 
 
+def timer_commands(rules: RefundRules) -> dict[str, FireRow]:
+    """What each due row fires: the row's command, at the scheduler's time, with the rules."""
+
+    async def escalate(uow: UnitOfWork, row_id: Any, now: datetime) -> bool:
+        return await escalate_refund(EscalateRefund(row_id, now), uow, rules)
+
+    async def expire(uow: UnitOfWork, row_id: Any, now: datetime) -> bool:
+        return await expire_sp_dispute(ExpireSpDispute(row_id, now), uow, rules)
+
+    return {"approval escalation": escalate, "SP proof deadline": expire}
+
+
 def start_timers(rt: Runtime, rules: RefundRules) -> None:
     """Escalations and SP proof deadlines, each fired once by its indexed due column."""
-    for name, key, due, fire in (
-        ("approval escalation", Refund.id, Refund.escalate_at, escalate_refund),
-        ("SP proof deadline", SpDispute.id, SpDispute.expire_at, expire_sp_dispute),
+    fires = timer_commands(rules)
+    for name, key, due in (
+        ("approval escalation", Refund.id, Refund.escalate_at),
+        ("SP proof deadline", SpDispute.id, SpDispute.expire_at),
     ):
-        tick, next_due = row_timer(key, due, _with_rules(fire, rules), batch=BATCH)
+        tick, next_due = row_timer(key, due, fires[name], batch=BATCH)
         every(rt, name, tick, next_due=next_due)
-
-
-def _with_rules(fire: Fire, rules: RefundRules) -> FireRow:
-    async def fire_row(uow: UnitOfWork, row_id: Any, now: datetime) -> bool:
-        return await fire(uow, row_id, rules, now)
-
-    return fire_row

@@ -44,3 +44,23 @@ def assignment_access(
         return principal
 
     return dependency
+
+
+def queue_access(roles: Sequence[str]) -> Callable[..., Awaitable[Principal]]:
+    """A route dependency for a department's queue: only those whose read scope takes in that
+    department (its own staff, its managers, leadership, ops); 404 for anyone else."""
+    role_check = require_roles(*roles)
+
+    async def dependency(
+        request: Request,
+        principal: Principal = Depends(role_check),
+    ) -> Principal:
+        rt: Runtime = request.app.state.runtime
+        department = request.path_params["department"]
+        units = department_with_units(principal.dept, rt.settings.access_sub_units)
+        facts = TicketFacts(departments=frozenset({department}))
+        if not domain.read_scope(principal.roles, principal.dept, units, RULES).admits(facts):
+            raise not_found("department", department)
+        return principal
+
+    return dependency

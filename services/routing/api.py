@@ -44,13 +44,10 @@ from shared.service import Runtime, runtime
 router = APIRouter(prefix="/v1", tags=["routing"], responses=PROBLEM_RESPONSES)
 STAFF_ROLES = ("agent", "frontline", "room_manager", "centre_manager", "leadership", "ops")
 Staff = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
-Handlers = Annotated[
-    Principal,
-    Depends(require_roles("agent", "frontline", "room_manager", "centre_manager", "leadership")),
-]
 HANDLER_ROLES = ("agent", "frontline", "room_manager", "centre_manager", "leadership")
 Mover = Annotated[Principal, Depends(access.assignment_access("act", HANDLER_ROLES))]
 Reader = Annotated[Principal, Depends(access.assignment_access("read", STAFF_ROLES))]
+QueueReader = Annotated[Principal, Depends(access.queue_access(STAFF_ROLES))]
 Managers = Annotated[
     Principal, Depends(require_roles("room_manager", "centre_manager", "leadership", "ops"))
 ]
@@ -164,7 +161,7 @@ async def escalate(
     summary="Add a progress entry to the supervision ledger",
 )
 async def supervision_entry(
-    ticket_no: str, body: TextBody, principal: Staff, rt: Rt
+    ticket_no: str, body: TextBody, principal: Reader, rt: Rt
 ) -> AssignmentRead:
     async def work(uow: UnitOfWork) -> None:
         await load(uow, ticket_no)
@@ -184,7 +181,7 @@ async def supervision_entry(
     summary="Record the temporary plan a defect-caused major complaint owes within 1 hour",
 )
 async def temporary_plan(
-    ticket_no: str, body: TextBody, principal: Handlers, rt: Rt, routing: Uses
+    ticket_no: str, body: TextBody, principal: Mover, rt: Rt, routing: Uses
 ) -> AssignmentRead:
     async def work(uow: UnitOfWork) -> None:
         await routing.record_temporary_plan(uow, ticket_no, principal.sub, body.text)
@@ -200,7 +197,7 @@ async def temporary_plan(
 )
 async def queue(
     department: str,
-    principal: Staff,
+    principal: QueueReader,
     rt: Rt,
     unclaimed: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

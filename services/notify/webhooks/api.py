@@ -64,7 +64,7 @@ async def event_types(_: Partner) -> list[str]:
     "/subscriptions",
     status_code=201,
     response_model=SubscriptionRead,
-    summary="Subscribe an endpoint; the response carries its whsec_ signing secret",
+    summary="Subscribe an endpoint; this response alone carries its whsec_ signing secret",
 )
 async def create_subscription(
     body: SubscriptionCreate,
@@ -97,7 +97,8 @@ async def create_subscription(
     response.headers["Location"] = f"/v1/webhooks/subscriptions/{created.resource_id}"
     async with rt.db.uow() as uow:
         sub = await subscriptions.owned(uow, principal, created.resource_id)
-        return read_model(sub, with_secret=True)
+        # shown once: a replayed create does not show it again (rotate-secret makes a new one)
+        return read_model(sub, with_secret=not created.replayed)
 
 
 @router.get("/subscriptions", response_model=list[SubscriptionRead], summary="Subscriptions")
@@ -120,17 +121,6 @@ async def get_subscription(
 ) -> SubscriptionRead:
     async with rt.db.uow() as uow:
         return read_model(await subscriptions.owned(uow, principal, subscription_id))
-
-
-@router.get(
-    "/subscriptions/{subscription_id}/secret",
-    response_model=SecretRead,
-    summary="The current signing secret",
-)
-async def get_secret(subscription_id: SubscriptionId, principal: Partner, rt: Rt) -> SecretRead:
-    async with rt.db.uow() as uow:
-        sub = await subscriptions.owned(uow, principal, subscription_id)
-        return SecretRead(secret=sub.secret, previous_secret_until=sub.previous_secret_until)
 
 
 async def _change(

@@ -218,3 +218,30 @@ async def test_a_trickling_endpoint_cannot_stall_the_sender(
         states = await _attempts(notify)
         slow = [v for k, v in states.items() if k.startswith("ep_poison")]
         assert slow[0][0] == "pending" and "timed out" in str(slow[0][1])
+
+
+async def test_a_webhook_secret_is_shown_once_at_creation_and_never_read_back(
+    notify_app: NotifyFactory, receiver: Receiver
+) -> None:
+    async with notify_app() as notify:
+        body = {"url": receiver.url + "/a", "events": ["ticket.received"]}
+        key = {"Idempotency-Key": "sub-once-1"}
+        first = await notify.client.post(
+            "/v1/webhooks/subscriptions", json=body, headers={**PARTNER_A, **key}
+        )
+        assert first.status_code == 201 and first.json()["secret"].startswith("whsec_")
+        again = await notify.client.post(
+            "/v1/webhooks/subscriptions", json=body, headers={**PARTNER_A, **key}
+        )
+        assert again.json()["id"] == first.json()["id"] and again.json()["secret"] is None
+        sub = first.json()["id"]
+        read = await notify.client.get(f"/v1/webhooks/subscriptions/{sub}", headers=PARTNER_A)
+        assert read.status_code == 200 and read.json()["secret"] is None
+        secret = await notify.client.get(
+            f"/v1/webhooks/subscriptions/{sub}/secret", headers=PARTNER_A
+        )
+        assert secret.status_code in (404, 405)
+        rotated = await notify.client.post(
+            f"/v1/webhooks/subscriptions/{sub}/rotate-secret", headers=PARTNER_A
+        )
+        assert rotated.json()["secret"] not in (None, first.json()["secret"])

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
+from sqlalchemy.orm.exc import StaleDataError
 
 from services.routing.models import Department, platform
 from shared.db import Database, UnitOfWork
@@ -111,3 +112,50 @@ async def test_domain_exceptions_reach_callers_as_problem_json_naming_the_field(
     assert authority.status_code == 403
     assert amount.status_code == 422
     assert amount.json()["errors"] == [{"field": "amount", "message": "at most 2 decimal places"}]
+
+
+async def test_a_create_that_loses_to_a_concurrent_writer_is_run_again_then_refused(
+    db: Database,
+) -> None:
+    """`attempts` re-runs the whole create (key and all) after a conflict; when it keeps
+    losing, the caller gets the 409 `Concurrent update`, and nothing was created."""
+    store = IdempotentCreate(db, platform.models.idempotency)
+    tries: list[str] = []
+
+    async def losing_once(cmd: OpenDepartment, uow: UnitOfWork) -> Department:
+        tries.append(cmd.code)
+        department = await open_department(cmd, uow)
+        if len(tries) == 1:
+            raise StaleDataError("a concurrent writer changed the row first")
+        return department
+
+    key = IdempotencyKey(scope="tests:u2", key="k-2", body={"code": "d-retry"})
+    created = await run_create(
+        store,
+        losing_once,
+        OpenDepartment("d-retry"),
+        idempotency=key,
+        resource_id=_code,
+        attempts=2,
+    )
+    assert (created.resource_id, tries) == ("d-retry", ["d-retry", "d-retry"])
+
+    async def always_losing(cmd: OpenDepartment, uow: UnitOfWork) -> Department:
+        await open_department(cmd, uow)
+        raise StaleDataError("a concurrent writer changed the row first")
+
+    before = await _departments(db)
+    lost = IdempotencyKey(scope="tests:u2", key="k-3", body={"code": "d-lost"})
+    with pytest.raises(Conflict) as refused:
+        await run_create(
+            store,
+            always_losing,
+            OpenDepartment("d-lost"),
+            idempotency=lost,
+            resource_id=_code,
+            attempts=3,
+            what="department d-lost",
+        )
+    assert refused.value.title == "Concurrent update"
+    assert "department d-lost changed meanwhile" in refused.value.detail
+    assert await _departments(db) == before

@@ -10,9 +10,8 @@ from typing import Any
 import httpx
 
 from services.refund.app import create_app
-from services.refund.disputes import expire_sp_dispute
 from services.refund.models import Refund, SpDispute
-from services.refund.timers import escalate_refund
+from services.refund.timers import timer_commands
 from shared.broker import Broker
 from shared.db import utcnow
 from tests.builders import eventually, running
@@ -159,18 +158,18 @@ async def test_a_replica_that_read_a_timer_as_due_does_nothing_once_another_fire
         dispute_id = (await _open(client, "TSP-5")).json()["id"]
         refund_id = (await ask(client, "TSP-5", "300.00")).json()["id"]
         await asyncio.sleep(0.2)
-        rules = settings.rules()
+        fires = timer_commands(settings.rules())
         for model, row_id, fire in (
-            (SpDispute, dispute_id, expire_sp_dispute),
-            (Refund, refund_id, escalate_refund),
+            (SpDispute, dispute_id, fires["SP proof deadline"]),
+            (Refund, refund_id, fires["approval escalation"]),
         ):
             async with other.db.uow() as stale:
                 loaded = await stale.session.get(model, row_id)  # read as due, and kept
                 assert loaded is not None
                 async with rt.db.uow() as first:
-                    assert await fire(first, row_id, rules, utcnow())
+                    assert await fire(first, row_id, utcnow())
                     await first.commit()
-                assert not await fire(stale, row_id, rules, utcnow())
+                assert not await fire(stale, row_id, utcnow())
                 await stale.commit()
                 del loaded
         assert len(await published(rt, "SpDisputeClosed", "TSP-5")) == 1

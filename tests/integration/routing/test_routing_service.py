@@ -165,7 +165,7 @@ async def test_major_urgent_breach_and_demand_escalate_with_a_ledger(
     r = await client.post(
         "/v1/assignments/TS-LATE/supervision",
         json={"text": "已约谈计费部"},
-        headers=auth("room_manager"),
+        headers=auth("room_manager", dept="billing_support"),
     )
     assert r.status_code == 201
     ledger = r.json()["supervision"]
