@@ -73,7 +73,10 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> AsyncEngine:
-    """An async engine; SQLite gets WAL and a busy timeout, PostgreSQL an optional schema."""
+    """An async engine; SQLite gets WAL and a busy timeout, PostgreSQL an optional schema.
+    SQL parameters never reach a log or an error message (`hide_parameters`): they carry
+    customers' numbers and words."""
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         db_path = make_url(url).database
         if db_path and db_path != ":memory:":

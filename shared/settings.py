@@ -2,14 +2,54 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 DEV_SECRETS = frozenset({DEV_JWT_SECRET, "", "changeme", "secret"})
+
+EXAMPLE_SECRET_SHA256 = frozenset(
+    {
+        "c3a7232e3740a668339c31af63c4da82672de5789f3dec7c234b55cb9ab8959a",
+        "f664db37f305bd9cddca3c0375a1cfbabb803bb0b9bbc5c26d12f374d3da634e",
+        "2ff2f029d2b840d01321ca27d89dfed47f91c898bc5541af9875df37cb1f9fd9",
+        "ae87029dc41bfb1c268b2039f1d129d85db0c2cdc708c2a8f00219a57cf79977",
+        "a9834fd65950ca70c1a4767dd34f11c9d37a0f94a6f740ab09d611b7a2ce3b62",
+        "0f1475f748e16eca53e0d558e0edc12b6c264e34d39b4d246f99b3bf8975efcd",
+        "481bbf06be6ddc66bb4ef0b20d00f9e73bb3c85e0826074574b0788db63e50ae",
+        "cc5412081827ff6a33f37ec5e7a4ece39bf11c0d51392f8aae3164ecdd82bbd9",
+        "367f4679b5004c6a736abdf8f3bc5ead6194a5962419f1879b7d33cf420b66f7",
+        "40928c53d76989644bc5d795c50f6ebe5c1323d3efec0f69a845e95682814bbe",
+        "441ca36a3e62c4e20aaeb6f5afd32bcc7544bbbd446dea2a7d814986b83aab0b",
+        "7ec51c2119585e21c53e16ee9b79e0c5a02792cb29cc88ca41a563342a588be4",
+    }
+)
+"""SHA-256 of every secret the examples in deploy/ ship (compose .env.example, k8s
+secrets.example.yaml): published, so a production process refuses them. Hashes, so the image
+(which has no deploy/) still knows them; tests/unit/test_production_refusals.py keeps this set
+equal to the examples."""
+
+
+def is_example_secret(value: str | None) -> bool:
+    """Whether `value` is one of the secrets published in deploy/'s examples."""
+    return bool(value) and hashlib.sha256(str(value).encode()).hexdigest() in EXAMPLE_SECRET_SHA256
+
+
+def url_password(url: str | None) -> str | None:
+    """The password in a database URL, if any."""
+    if not url:
+        return None
+    try:
+        return make_url(url).password
+    except Exception:
+        return None
+
+
 DLQ_RETENTION_DAYS = 90
 """Dead-letter topics keep records 90 days (deploy/topics.yaml): a replay may come that late."""
 TOPIC_RETENTION_DAYS = 14
@@ -154,13 +194,27 @@ class ServiceSettings(BaseSettings):
         if not self.production:
             return self
         if self.jwt_algorithm == "HS256" and (
-            self.jwt_secret in DEV_SECRETS or len(self.jwt_secret) < 32
+            self.jwt_secret in DEV_SECRETS
+            or is_example_secret(self.jwt_secret)
+            or len(self.jwt_secret) < 32
         ):
-            raise ValueError("JWT_SECRET is a development secret; refusing to start in production")
+            raise ValueError(
+                "JWT_SECRET is a development or example secret; refusing to start in production"
+            )
         if self.jwt_algorithm == "RS256" and not self.jwt_jwks_url:
             raise ValueError("JWT_JWKS_URL is required for RS256 in production")
+        if not (self.jwt_audience and self.jwt_issuer):
+            raise ValueError(
+                "JWT_AUDIENCE and JWT_ISSUER are required in production (a token minted for "
+                "another audience or by another issuer must not be accepted)"
+            )
         if self.database_url is None or self.database_url.startswith("sqlite"):
             raise ValueError(
                 f"{self.service_name}: a PostgreSQL database_url is required in production"
+            )
+        if is_example_secret(url_password(self.database_url)):
+            raise ValueError(
+                f"{self.service_name}: the database password is an example from deploy/; "
+                "refusing to start in production"
             )
         return self

@@ -6,7 +6,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.intake.policy import MajorPolicy, ReportTargets
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, is_example_secret
 
 DEV_PARTNER_SECRETS = {
     # base64 of "dev-only-partner-secret-12300!!!" / "...-cca!!!!!": embedded default only
@@ -57,4 +57,6 @@ class IntakeSettings(ServiceSettings):
         dev = set(DEV_PARTNER_SECRETS.values())
         if self.production and dev & set(self.partner_secrets.values()):
             raise ValueError("production must not use the development partner secrets")
+        if self.production and any(map(is_example_secret, self.partner_secrets.values())):
+            raise ValueError("production must not use the example partner secrets of deploy/")
         return self

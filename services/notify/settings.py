@@ -10,7 +10,7 @@ from pydantic_settings import SettingsConfigDict
 
 from services.notify.domain import ContactPolicy, QuietHours
 from services.notify.policy import DEPARTMENT_NAMES, NotificationPolicy
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, is_example_secret
 
 DEFAULT_DEPARTMENT_EMAILS = {
     "frontdesk_10086": "frontdesk-10086@complaints.10086.example",
@@ -189,6 +189,14 @@ class NotifySettings(ServiceSettings):
             raise ValueError("notify: local sinks cannot be enabled in production")
         if self.production and self.webhook_allow_private_targets:
             raise ValueError("notify: private webhook targets are refused in production (SSRF)")
+        if self.production and self.smtp_tls == "none":
+            raise ValueError(
+                "notify: SMTP without TLS is refused in production (NOTIFY_SMTP_TLS=starttls|tls)"
+            )
+        if self.production and any(
+            is_example_secret(v) for v in (self.smtp_password, self.smpp_password, self.cmpp_secret)
+        ):
+            raise ValueError("notify: a gateway password is an example from deploy/")
         if self.production and self.sms_transport == "smpp" and self.smpp_password in DEV_SECRET:
             raise ValueError("notify: NOTIFY_SMPP_PASSWORD is a development password")
         if self.production and self.sms_transport == "cmpp" and self.cmpp_secret in DEV_SECRET:

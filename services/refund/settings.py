@@ -11,7 +11,7 @@ from pydantic_settings import SettingsConfigDict
 from services.refund.models import PolicyVersion
 from services.refund.policy import AuthorityPolicy
 from shared.policy_store import PolicyStore
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, is_example_secret
 
 DEV_AUDIT_KEY = "dev-only-refund-audit-key-change-me-0123456789"
 
@@ -58,7 +58,11 @@ class RefundSettings(ServiceSettings):
     def _check(self) -> RefundSettings:
         if self.approval_timeout <= timedelta(0) or self.sp_proof_window <= timedelta(0):
             raise ValueError("approval_timeout and sp_proof_window must be positive")
-        if self.production and (self.audit_key == DEV_AUDIT_KEY or len(self.audit_key) < 32):
+        if self.production and (
+            self.audit_key == DEV_AUDIT_KEY
+            or is_example_secret(self.audit_key)
+            or len(self.audit_key) < 32
+        ):
             raise ValueError(
                 "REFUND_AUDIT_KEY is a development key; refusing to start in production"
             )

@@ -102,17 +102,23 @@ def test_gateway_matches_whole_path_segments_only() -> None:
     assert owner_of("/v1/complaintsX") is None
 
 
+AUD_ISS = {"jwt_audience": "complaints-10086", "jwt_issuer": "https://sso.internal"}
+
+
 def test_production_refuses_the_dev_secret() -> None:
-    with pytest.raises(ValueError, match="development secret"):
+    with pytest.raises(ValueError, match="development or example secret"):
         ServiceSettings(
-            env="production", jwt_secret=DEV_JWT_SECRET, database_url="postgresql+asyncpg://x@h/db"
+            env="production",
+            jwt_secret=DEV_JWT_SECRET,
+            database_url="postgresql+asyncpg://x@h/db",
+            **AUD_ISS,
         )
     ok = ServiceSettings(
-        env="production", jwt_secret="s" * 40, database_url="postgresql+asyncpg://x@h/db"
+        env="production", jwt_secret="s" * 40, database_url="postgresql+asyncpg://x@h/db", **AUD_ISS
     )
     assert ok.production
 
 
 def test_production_refuses_sqlite() -> None:
     with pytest.raises(ValueError, match="PostgreSQL"):
-        ServiceSettings(env="production", jwt_secret="s" * 40)
+        ServiceSettings(env="production", jwt_secret="s" * 40, **AUD_ISS)

@@ -29,6 +29,7 @@ from shared.events import EVENT_TYPES, TOPICS, TicketNoteAdded, dead_letter_topi
 from shared.kafka import all_topics
 from shared.settings import ServiceSettings
 from shared.topology import GATEWAY_PORT, SERVICE_NAMES, SERVICES, ServiceSpec, owner_of, spec
+from tests.unit.test_production_refusals import example_secrets, own_secret
 
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
@@ -134,8 +135,22 @@ def required_in_production(cls: type[ServiceSettings], env: dict[str, str]) -> s
     return refused | placeholder
 
 
+def with_own_secrets(env: dict[str, str]) -> dict[str, str]:
+    """The manifests with fresh secrets in place of the published examples: production refuses
+    the examples themselves (tests/unit/test_production_refusals.py), so an operator must
+    replace them, and what is checked here is that the manifests are complete."""
+    fresh = {example: own_secret(example) for example in example_secrets()}
+    out = {}
+    for key, value in env.items():
+        for example, replacement in fresh.items():
+            value = value.replace(example, replacement)
+        out[key] = value
+    return out
+
+
 def check_service_env(name: str, env: dict[str, str], where: str) -> None:
     cls = settings_class(name)
+    env = with_own_secrets(env)
     assert env.get("ENV") == "production", f"{where}: {name} must run with ENV=production"
     try:
         build(cls, env)

@@ -13,6 +13,7 @@ from services.refund.settings import DEV_AUDIT_KEY, RefundSettings
 
 PG = "postgresql+asyncpg://refund@db/refund"
 JWT = "a-production-jwt-secret-of-enough-length-0123"
+BASE = {"database_url": PG, "jwt_secret": JWT, "jwt_audience": "a", "jwt_issuer": "i"}
 
 
 def test_the_defaults_are_the_seed_numbers() -> None:
@@ -52,9 +53,9 @@ def test_limits_out_of_order_are_refused(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_production_refuses_the_development_audit_key() -> None:
     with pytest.raises(ValidationError, match="REFUND_AUDIT_KEY"):
-        RefundSettings(env="production", database_url=PG, jwt_secret=JWT)
+        RefundSettings(env="production", **BASE)
     with pytest.raises(ValidationError, match="REFUND_AUDIT_KEY"):
-        RefundSettings(env="production", database_url=PG, jwt_secret=JWT, audit_key="short")
+        RefundSettings(env="production", **BASE, audit_key="short")
     key = "k" * 40
-    settings = RefundSettings(env="production", database_url=PG, jwt_secret=JWT, audit_key=key)
+    settings = RefundSettings(env="production", **BASE, audit_key=key)
     assert settings.rules().audit_key == key.encode() != DEV_AUDIT_KEY.encode()

@@ -14,6 +14,9 @@ PRODUCTION: dict[str, Any] = {
     "database_url": "postgresql+asyncpg://notify@db/notify",
     "jwt_secret": "a-production-secret-that-is-long-enough-0123456789",
     "smpp_password": "s3cret-from-the-operator",
+    "smtp_tls": "starttls",
+    "jwt_audience": "complaints-10086",
+    "jwt_issuer": "https://sso.internal",
 }
 
 
