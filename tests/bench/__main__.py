@@ -10,7 +10,14 @@ from pathlib import Path
 
 from shared.broker import Broker, free_port
 from shared.kafka import create_topics
-from tests.bench import intake_bench, load_bench, notify_bench, sla_bench, surge_bench
+from tests.bench import (
+    intake_bench,
+    load_bench,
+    notify_bench,
+    sla_bench,
+    surge_bench,
+    surge_versions,
+)
 from tests.bench.report import TARGETS, Report, print_summary, target
 
 
@@ -35,6 +42,8 @@ async def _surge(workdir: Path, quick: bool) -> None:
     report = await asyncio.to_thread(surge_bench.run, **sizes)
     report.print()
     _surge_targets(report)
+    versions = {"held": 5_000, "batch": 500} if quick else {}
+    (await asyncio.to_thread(surge_versions.run, **versions)).print()
 
 
 def _surge_targets(report: Report) -> None:

@@ -179,6 +179,7 @@ def stream(n: int, *, seed: int = 7, hours: float = 56.0) -> list[tuple[Complain
 def warm(labelled: list[tuple[Complaint, int]], config: SurgeConfig) -> dict[str, Any]:
     """A snapshot holding every complaint in the cluster of its true problem."""
     clusters: dict[int, dict[str, Any]] = {}
+    features = SurgeDetector(config)._features  # place, symptom, product keys, as observe does
     for complaint, number in labelled:
         cluster = clusters.setdefault(
             number,
@@ -206,6 +207,8 @@ def warm(labelled: list[tuple[Complaint, int]], config: SurgeConfig) -> dict[str
                 "store_id": complaint.store_id,
                 "over_level": complaint.over_level,
                 "signature": base64.b64encode(signature.tobytes()).decode(),
+                "features": list(features(complaint)),
+                "reasons": [],
             }
         )
     for cluster in clusters.values():  # like the detector, index only the newest members

@@ -253,38 +253,53 @@ class SurgeDetector(AlertRules, Corrections):
     ) -> tuple[_Cluster, float, Decision] | None:
         cfg, sigs = self.config, self._signatures
         scores: dict[str, float] = {}
-        if not mh.is_empty() and (lsh := self._lsh.get(c.category)) is not None:
+        empty = mh.is_empty()
+        if not empty and (lsh := self._lsh.get(c.category)) is not None:
             rows = np.fromiter(found := lsh.query(mh), dtype=np.intp, count=len(found))
             equal = sigs.equal(rows, mh.hashvalues)
             near = np.flatnonzero(equal >= min(cfg.similarity, cfg.similarity_confirmed))
+            at, window = c.received_at.timestamp(), cfg.window.total_seconds()
             for row, score in zip(rows[near].tolist(), equal[near].tolist(), strict=True):
-                ticket = sigs.ticket[row] or ""
-                cluster_id = self._ticket_cluster[ticket]
-                received = self._clusters[cluster_id].members[ticket].received_at
-                if abs(c.received_at - received) <= cfg.window:
-                    scores[cluster_id] = max(score, scores.get(cluster_id, 0.0))
-        # clusters that share a place or product are candidates however the text is worded
+                cluster_id = self._ticket_cluster[sigs.ticket[row] or ""]
+                fresh = abs(at - self._clusters[cluster_id].latest) <= window
+                if fresh and score > scores.get(cluster_id, -1.0):
+                    scores[cluster_id] = score
+        located = c.category in cfg.located_categories
+        mine = Profile.of(features)
+
+        def judge(cluster: _Cluster, score: float) -> Decision:
+            return decide(
+                mine, cluster.profile, score, located=located,
+                text_alone=cfg.similarity, text_confirmed=cfg.similarity_confirmed,
+                text_strong=cfg.similarity_strong, distinct=self.distinct,
+            )  # fmt: skip
+
+        # clusters that share a place or product are candidates however the text is worded;
+        # only those that could join at all (a perfect text match) are worth comparing texts
+        keyed: list[_Cluster] = []
         for cluster_id in self._keyed.candidates(c.category, features):
             cluster = self._clusters.get(cluster_id)
             if cluster is None or cluster_id in scores or not cluster.indexed:
                 continue
             if abs(c.received_at.timestamp() - cluster.latest) > cfg.window.total_seconds():
                 continue
-            newest = [sigs.row[t] for t in list(cluster.indexed)[-cfg.compare_newest :]]
-            rows = np.fromiter(newest, dtype=np.intp, count=len(newest))
-            scores[cluster_id] = (
-                0.0 if mh.is_empty() else float(sigs.equal(rows, mh.hashvalues).max())
-            )
-        located = c.category in cfg.located_categories
+            if judge(cluster, 1.0).joined:
+                keyed.append(cluster)
+        if keyed and not empty:  # one comparison for all of them: their newest members
+            newest = [list(k.indexed)[-cfg.compare_newest :] for k in keyed]
+            rows = np.fromiter((sigs.row[t] for group in newest for t in group), dtype=np.intp)
+            equal = sigs.equal(rows, mh.hashvalues)
+            starts = np.cumsum([0, *(len(g) for g in newest[:-1])])
+            maxima = np.maximum.reduceat(equal, starts).tolist()
+            for cluster, score in zip(keyed, maxima, strict=True):
+                scores[cluster.cluster_id] = score
+        else:
+            scores.update((k.cluster_id, 0.0) for k in keyed)
         best: tuple[_Cluster, float, Decision] | None = None
         best_rank = (0, 0.0)
         for cluster_id in sorted(scores):
             cluster, score = self._clusters[cluster_id], scores[cluster_id]
-            decision = decide(
-                features, cluster.profile, score, located=located,
-                text_alone=cfg.similarity, text_confirmed=cfg.similarity_confirmed,
-                text_strong=cfg.similarity_strong, distinct=self.distinct,
-            )  # fmt: skip
+            decision = judge(cluster, score)
             rank = (decision.strength, score)
             if decision.joined and (best is None or rank > best_rank):
                 best, best_rank = (cluster, score, decision), rank

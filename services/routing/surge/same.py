@@ -39,6 +39,12 @@ class Profile:
     def empty(cls) -> Profile:
         return cls(set(), set(), set(), set(), set(), set())
 
+    @classmethod
+    def of(cls, features: Features) -> Profile:
+        profile = cls.empty()
+        profile.add(features)
+        return profile
+
     def add(self, features: Features) -> None:
         for key in features:
             kind, value = key[0], key[2:]
@@ -69,7 +75,7 @@ def _place_agrees(
 
 
 def decide(
-    features: Features,
+    features: Features | Profile,
     cluster: Profile,
     similarity: float,
     *,
@@ -80,8 +86,7 @@ def decide(
     distinct: Set[tuple[str, str]] = frozenset(),
 ) -> Decision:
     """Join or not, how strongly, and why."""
-    mine = Profile.empty()
-    mine.add(features)
+    mine = features if isinstance(features, Profile) else Profile.of(features)
     agree: list[str] = []
     if located:
         if mine.places and cluster.places:
