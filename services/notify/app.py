@@ -128,7 +128,7 @@ def create_app(
 
     async def start(rt: Runtime) -> None:
         s, sinks = await _start_sinks(settings) if settings.sinks_on else (settings, {})
-        inbound = Inbound(rt.db)
+        inbound = Inbound(rt.db, dedup_window_s=settings.inbound_dedup_window_s)
         transport = sms(s, inbound.receipt, inbound.message)
         mailer = email or SmtpTransport(
             SmtpConfig(

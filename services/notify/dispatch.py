@@ -5,8 +5,10 @@ contact policy (opt-out, quiet hours, rate limit) and claims the rows it will se
 compare-and-set (`WHERE status='pending' AND lease_until IS NULL`): another replica's claim
 of the same row matches nothing. Claimed rows are sent concurrently (the SMS transport
 windows its submits) and the outcomes written in one more transaction. A send that may have
-reached the gateway is never repeated: a claim that outlives its lease without an outcome
-(a crash mid-send) is marked failed rather than sent again. The rate limit counts SMS
+reached the gateway (a claim that outlives its lease: a crash mid-send; no submit answer; a
+connection lost during SMTP DATA) is settled by services/notify/outcomes.py: re-sent a
+bounded number of times if the rules require it (e-mail with the Message-ID recorded at
+claim time), otherwise `unknown`, and ops alerted. The rate limit counts SMS
 claimed but not yet sent, and on PostgreSQL replicas take turns per customer number, so
 two replicas cannot both spend the same customer's allowance.
 """
@@ -23,9 +25,10 @@ from sqlalchemy import Update, func, or_, select, update
 
 from services.notify import domain
 from services.notify.clock import Clock
-from services.notify.mail.transport import EmailTransport
+from services.notify.mail.transport import EmailTransport, new_message_id
 from services.notify.metrics import record_notification
 from services.notify.models import Notification, OptOut
+from services.notify.outcomes import alert_ops, needs_alert, settle_uncertain
 from services.notify.settings import NotifySettings
 from services.notify.sms import parts
 from services.notify.sms.transport import SendError, SmsTransport
@@ -43,6 +46,8 @@ class Claimed:
     subject: str | None
     body: str
     attempts: int
+    message_id: str | None = None
+    """E-mail: the Message-ID recorded before the first send (the same on every re-send)."""
 
 
 @dataclass
@@ -98,20 +103,17 @@ class Dispatcher:
         return len(due)
 
     async def _expire_leases(self, now: datetime) -> None:
+        """Rows whose sender died mid-send: their outcome is unknown."""
         expired = (Notification.status == "pending") & (Notification.lease_until < now)
         async with self.db.sessions() as session:
             if await session.scalar(select(Notification.id).where(expired).limit(1)) is None:
                 return  # the usual case: no write (and no SQLite write lock) per tick
         async with self.db.uow() as uow:
-            await uow.session.execute(
-                update(Notification)
-                .where(expired)
-                .values(
-                    status="failed",
-                    lease_until=None,
-                    last_error="interrupted while sending; not re-sent to avoid a duplicate",
-                )
+            rows = await uow.session.scalars(
+                select(Notification).where(expired).order_by(Notification.id).limit(100)
             )
+            for n in rows.all():
+                await settle_uncertain(uow, n, now, "interrupted while sending", self.settings)
             await uow.commit()
 
     async def _claim(self, ids: list[int], now: datetime) -> list[Claimed]:
@@ -147,8 +149,16 @@ class Dispatcher:
                     policy=self.policy,
                 )
                 if decision.action == "send":
+                    if row.channel == "email" and not row.provider_message_id:
+                        row.provider_message_id = new_message_id(self.settings.mail_from)
                     to_send[row.id] = Claimed(
-                        row.id, row.channel, row.recipient, row.subject, row.body, row.attempts + 1
+                        row.id,
+                        row.channel,
+                        row.recipient,
+                        row.subject,
+                        row.body,
+                        row.attempts + 1,
+                        row.provider_message_id if row.channel == "email" else None,
                     )
                     recent[row.recipient].append(now)
                 else:
@@ -224,12 +234,25 @@ class Dispatcher:
             try:
                 if c.channel == "sms":
                     return Outcome(c, await self.sms.send(c.recipient, c.body))
-                return Outcome(c, [await self.email.send(c.recipient, c.subject or "", c.body)])
+                sent = await self.email.send(
+                    c.recipient, c.subject or "", c.body, message_id=c.message_id
+                )
+                return Outcome(c, [sent])
             except SendError as exc:
                 return Outcome(c, list(exc.accepted_ids), exc)
             except Exception as exc:  # a transport bug must not strand the row in its lease
                 log.exception("sending notification %s failed", c.id)
                 return Outcome(c, [], SendError(f"{type(exc).__name__}: {exc}", retryable=False))
+
+    @staticmethod
+    def _after_unknown(n: Notification) -> str | None:
+        """A successful re-send after an unknown outcome stays on the record."""
+        if not n.uncertain_sends:
+            return None
+        return (
+            f"sent after {n.uncertain_sends} send(s) with an unknown outcome: the recipient "
+            f"may have it twice (id {n.provider_message_id})"
+        )
 
     async def _record(self, outcomes: list[Outcome], now: datetime) -> None:
         s = self.settings
@@ -246,13 +269,17 @@ class Dispatcher:
                     n.provider_message_id = o.provider_ids[0]
                     n.sent_at = now
                 if o.error is None:
-                    n.status, n.last_error = "sent", None
+                    n.status, n.last_error = "sent", self._after_unknown(n)
+                elif o.error.uncertain:
+                    await settle_uncertain(uow, n, now, str(o.error), s)
                 elif o.error.retryable and o.claimed.attempts < s.send_max_attempts:
                     n.last_error = str(o.error)
                     delay = domain.retry_delay_s(o.claimed.attempts, s.send_retry_base_s)
                     n.send_after = now + timedelta(seconds=delay)
                 else:
                     n.status, n.last_error = "failed", str(o.error)
+                    if needs_alert(n):
+                        await alert_ops(uow, n, s)
                 if o.claimed.channel == "sms" and o.provider_ids:
                     await parts.record_submitted(uow, n, o.provider_ids)
             await uow.commit()

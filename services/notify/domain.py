@@ -180,3 +180,12 @@ def clock_name(name: str) -> str:
 def retry_delay_s(attempts: int, base_s: float) -> float:
     """Backoff between send attempts of one notification: base, 2x, 4x ... capped at 1 h."""
     return float(min(base_s * 2 ** max(attempts - 1, 0), 3600.0))
+
+
+def resend_when_uncertain(
+    *, channel: str, required: bool, uncertain_sends: int, resend_max: int
+) -> bool:
+    """Whether a message that may or may not have reached the gateway is sent again: only a
+    message the rules require (a second copy beats none) or an e-mail (re-sent with the same
+    Message-ID), and at most `resend_max` times; the others stay `unknown`."""
+    return (required or channel == "email") and uncertain_sends < resend_max

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from sqlalchemy import select, update
 
 from services.notify import domain
-from services.notify.models import TicketContact
+from services.notify.models import InboundMessage, TicketContact
 from services.notify.recording import record
 from services.notify.sms import parts
 from services.notify.sms.transport import DeliveryReceipt, InboundSms
-from shared.db import Database
+from shared.db import Database, UnitOfWork
 from shared.events import SurveyReplied
-from shared.phone import InvalidPhoneNumber, normalize_msisdn
+from shared.phone import InvalidPhoneNumber, mask_msisdn, normalize_msisdn
 from shared.scheduler import claim
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,38 @@ def sender_e164(source: str) -> str:
 
 
 class Inbound:
-    def __init__(self, db: Database) -> None:
+    """Applies what the gateway delivers; raises if it could not be stored, so the transport
+    tells the gateway to deliver it again."""
+
+    def __init__(self, db: Database, *, dedup_window_s: float = 3600.0) -> None:
         self.db = db
+        self.dedup_window = timedelta(seconds=dedup_window_s)
+
+    async def _seen(self, uow: UnitOfWork, sms: InboundSms) -> bool:
+        """A message with this key was applied within the window (a re-delivery)."""
+        if sms.key is None:
+            return False
+        since = sms.received_at - self.dedup_window
+        found = await uow.session.scalar(
+            select(InboundMessage.id)
+            .where(InboundMessage.key == sms.key, InboundMessage.received_at >= since)
+            .limit(1)
+        )
+        return found is not None
+
+    async def _applied(
+        self, uow: UnitOfWork, sms: InboundSms, msisdn: str, outcome: str, ticket_no: str
+    ) -> InboundMessage:
+        row = InboundMessage(
+            key=sms.key or f"inbound:{msisdn}:{sms.received_at.isoformat()}",
+            sender_masked=mask_msisdn(msisdn) or "",
+            outcome=outcome,
+            ticket_no=ticket_no,
+            received_at=sms.received_at,
+        )
+        uow.session.add(row)
+        await uow.session.flush()
+        return row
 
     async def receipt(self, receipt: DeliveryReceipt) -> None:
         async with self.db.uow() as uow:
@@ -47,6 +78,9 @@ class Inbound:
             return
         answer = domain.parse_survey_answer(sms.text)
         async with self.db.uow() as uow:
+            if await self._seen(uow, sms):
+                log.info("inbound SMS delivered again by the gateway; already applied")
+                return
             row = await uow.session.scalar(
                 select(TicketContact)
                 .where(TicketContact.msisdn == msisdn, TicketContact.survey_open.is_(True))
@@ -57,8 +91,9 @@ class Inbound:
                 log.info("inbound SMS without an open survey; ignored")
                 return
             if answer is None:
-                # one reply per inbound message: the key is the sender and the gateway's time
-                source = f"inbound:{msisdn}:{sms.received_at.isoformat()}"
+                # one reply per inbound message (a re-delivery was recognised above)
+                applied = await self._applied(uow, sms, msisdn, "survey_unclear", row.ticket_no)
+                source = f"inbound:{applied.id}"
                 values = {"ticket_no": row.ticket_no}
                 await record(uow, source, "survey_unclear", msisdn, values, ticket_no=row.ticket_no)
                 await uow.commit()
@@ -72,6 +107,7 @@ class Inbound:
             )
             if not await claim(uow, close):  # another replica took this very answer
                 return
+            await self._applied(uow, sms, msisdn, "survey_reply", row.ticket_no)
             uow.publish(
                 SurveyReplied(
                     ticket_no=row.ticket_no,

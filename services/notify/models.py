@@ -41,10 +41,14 @@ class Notification(Base):
     subject: Mapped[str | None] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    """pending | sent | delivered | failed | suppressed"""
+    """pending | sent | delivered | failed | suppressed | unknown (may or may not have reached
+    the gateway; not sent again, and ops were alerted)"""
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     required: Mapped[bool] = mapped_column(Boolean, default=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    uncertain_sends: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Sends whose outcome stayed unknown (lease expired, no submit answer, timeout after
+    SMTP DATA); bounded by NotifySettings.uncertain_resend_max."""
     send_after: Mapped[datetime] = mapped_column(default=utcnow)
     lease_until: Mapped[datetime | None]
     """Set while one dispatcher holds the row for sending (compare-and-set claim)."""
@@ -71,6 +75,21 @@ class SmsPart(Base):
     receipt_stat: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class InboundMessage(Base):
+    """A receipt-less message from the gateway (a customer's SMS) that was applied, written in
+    the same transaction as its effect: a re-delivery with the same key is recognised."""
+
+    __tablename__ = "inbound_message"
+    __table_args__ = (Index("ix_inbound_message_key", "key", "received_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64))
+    sender_masked: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str] = mapped_column(String(16))
+    """survey_reply | survey_unclear"""
+    ticket_no: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class TicketContact(Base):

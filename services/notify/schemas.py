@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-NotificationStatus = Literal["pending", "sent", "delivered", "failed", "suppressed"]
+NotificationStatus = Literal["pending", "sent", "delivered", "failed", "suppressed", "unknown"]
+"""unknown: the send may or may not have reached the gateway; not sent again, ops alerted."""
 
 
 class NotificationRead(BaseModel):

@@ -116,8 +116,22 @@ class NotifySettings(ServiceSettings):
     send_max_attempts: int = 5
     send_retry_base_s: float = 5.0
     send_lease_s: float = 120.0
-    """A row claimed this long ago without an outcome was interrupted mid-send: it is marked
-    failed, not re-sent, so a customer never gets the same SMS twice."""
+    """A row claimed this long ago without an outcome was interrupted mid-send: its outcome
+    is unknown (see `uncertain_resend_max`)."""
+    uncertain_resend_max: int = Field(1, ge=0, le=5)
+    """How often a message whose outcome is unknown (lease expired mid-send, no submit_sm
+    answer in time, the SMTP connection lost after DATA) is sent again. Only messages the
+    rules require (the registration/acknowledgement SMS: a second copy is better than none)
+    and e-mail (re-sent with the same Message-ID, so mail systems can fold the copies) are
+    re-sent; others are not. Past this, or for the others at once, the notification's
+    status becomes `unknown` and ops are alerted (e-mail to `ops_email`, metric
+    notify_delivery_alerts_total)."""
+    uncertain_resend_delay_s: float = 60.0
+    """Wait before re-sending a message whose outcome is unknown (a late receipt or a
+    gateway answer may still settle it)."""
+    inbound_dedup_window_s: float = 3600.0
+    """A customer SMS with the same sender, addresses, coding and bytes within this window is
+    the gateway delivering it again (our answer was lost): it is applied once."""
 
     # --- partner webhooks ------------------------------------------------------------------
     webhook_allow_private_targets: bool | None = None

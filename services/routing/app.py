@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
@@ -9,12 +10,13 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.orm import InstrumentedAttribute
 
-from services.routing import majors, staff_api, surge_api
+from services.routing import incidents_api, majors, staff_api, surge_api
 from services.routing.api import router
 from services.routing.consumer import make_handlers
 from services.routing.handlers import Routing
 from services.routing.models import Assignment, SurgeCluster, platform
 from services.routing.settings import RoutingSettings
+from services.routing.surge import text as surge_text
 from services.routing.surge_worker import SurgeWorker
 from shared.db import UnitOfWork
 from shared.scheduler import every, row_timer
@@ -43,6 +45,9 @@ def _timer(
 async def _start_timers(rt: Runtime) -> None:
     settings: RoutingSettings = rt.settings  # type: ignore[assignment]
     if settings.surge_enabled:
+        # load the tokenizer's dictionary now (about a second of CPU), not on the first
+        # complaint the worker observes
+        await asyncio.to_thread(surge_text.tokens, "预热")
         worker = SurgeWorker(settings.surge_config(), lease_s=settings.surge_lease_s)
 
         async def surges(rt: Runtime) -> int:
@@ -77,7 +82,7 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
         description="Assigns each complaint to the responsible department (部门问责制, with the "
         "accepting department as owner: 首问负责制); transfers, escalation, supervision and "
         "same-content surge detection.",
-        routers=[router, surge_api.router, staff_api.router],
+        routers=[router, surge_api.router, staff_api.router, incidents_api.router],
         handlers=make_handlers(settings),
         on_start=_start_timers,
     )

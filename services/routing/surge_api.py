@@ -9,19 +9,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from services.routing import majors
 from services.routing.models import (
-    Incident,
     SurgeAlertLog,
     SurgeCluster,
     SurgeCorrection,
     SurgeSignal,
 )
-from services.routing.schemas import CATEGORY
 from shared.auth import Principal, require_roles
 from shared.db import utcnow
 from shared.errors import PROBLEM_RESPONSES, DomainError, Problem, field_error
@@ -129,26 +127,6 @@ class FirstAnswerRead(BaseModel):
     text: str
     answered_by: str
     answered_at: datetime
-
-
-class IncidentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=200)
-    category: CATEGORY
-    area: str | None = Field(None, max_length=200, description="Absorb only complaints here")
-    keywords: list[str] = Field(default_factory=list, max_length=50)
-
-
-class IncidentRead(BaseModel):
-    id: int
-    title: str
-    category: str
-    area: str | None
-    keywords: list[str]
-    cluster_id: str | None
-    declared_by: str
-    declared_at: datetime
-    closed_at: datetime | None
 
 
 def _member(raw: dict[str, Any]) -> MemberRead:
@@ -357,34 +335,3 @@ def _answer(c: SurgeCluster) -> FirstAnswerRead:
     return FirstAnswerRead(
         cluster_id=c.id, text=c.answer_text, answered_by=c.answered_by, answered_at=c.answered_at
     )
-
-
-@router.post(
-    "/v1/incidents", status_code=201, response_model=IncidentRead, summary="Declare an incident"
-)
-async def declare_incident(body: IncidentCreate, principal: Ops, rt: Rt) -> IncidentRead:
-    async with rt.db.uow() as uow:
-        incident = Incident(**body.model_dump(), declared_by=principal.sub, declared_at=utcnow())
-        uow.session.add(incident)
-        await uow.commit()
-        return IncidentRead.model_validate(incident, from_attributes=True)
-
-
-@router.get("/v1/incidents", response_model=list[IncidentRead], summary="Incidents")
-async def list_incidents(_: Staff, rt: Rt) -> list[IncidentRead]:
-    async with rt.db.sessions() as s:
-        rows = (await s.scalars(select(Incident).order_by(Incident.id.desc()))).all()
-    return [IncidentRead.model_validate(i, from_attributes=True) for i in rows]
-
-
-@router.post("/v1/incidents/{incident_id}/close", response_model=IncidentRead, summary="Close")
-async def close_incident(
-    incident_id: Annotated[int, Path(ge=1, le=2**31 - 1)], _: Ops, rt: Rt
-) -> IncidentRead:
-    async with rt.db.uow() as uow:
-        incident = await uow.session.get(Incident, incident_id)
-        if incident is None:
-            raise Problem(404, "Not Found", f"no incident {incident_id}")
-        incident.closed_at = incident.closed_at or utcnow()
-        await uow.commit()
-        return IncidentRead.model_validate(incident, from_attributes=True)

