@@ -23,6 +23,7 @@ ROLES = (
     "ops",
     "partner",
     "billing",
+    "customer_profile",
 )
 
 _bearer = HTTPBearer(auto_error=False, description="OAuth2 bearer JWT (`make token ROLE=...`)")

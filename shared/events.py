@@ -279,6 +279,32 @@ class StaffAlertRaised(Event):
     raised_at: datetime
 
 
+class IncidentDeclared(Event):
+    """Emergency mode (应急预案, seed 000): an incident was declared; `ticket_no` is its key."""
+
+    topic: ClassVar[str] = ROUTING_TOPIC
+    incident_id: int
+    title: str
+    grade: str
+    category: str
+    area: str | None = None
+    cause: str | None = None
+    declared_by: str
+    declared_at: datetime
+
+
+class IncidentResolved(Event):
+    """An incident was closed: intake replies to and resolves each linked ticket with the
+    resolution text, through the normal lifecycle (clocks stop, the survey follows)."""
+
+    topic: ClassVar[str] = ROUTING_TOPIC
+    incident_id: int
+    resolution: str
+    tickets: list[str]
+    resolved_by: str
+    resolved_at: datetime
+
+
 class ProgressEntry(BaseModel):
     """One entry of a ticket's progress (supervision ledger, agents' notes)."""
 

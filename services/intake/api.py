@@ -137,6 +137,7 @@ async def create_complaint(
         principal=principal,
         accepting_department=accepting,
         major_policy=settings.major,
+        user_type_asserters=settings.user_type_asserters,
     )
 
     made: list[ComplaintRead] = []

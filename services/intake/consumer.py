@@ -1,9 +1,10 @@
 """Intake consumes the other services' decisions to show them on the complaint."""
 
-from services.intake import projections
+from services.intake import incidents, projections
 from shared.consumer import Handler
 from shared.events import (
     Event,
+    IncidentResolved,
     RefundApproved,
     RefundPaid,
     RefundRejected,
@@ -37,4 +38,5 @@ HANDLERS: dict[type[Event], Handler] = {
     SurveyReplied: projections.on_survey_replied,
     SurgeAlertRaised: projections.on_surge_alert_raised,
     SpDisputeOpened: projections.on_sp_dispute_opened,
+    IncidentResolved: incidents.on_incident_resolved,
 }

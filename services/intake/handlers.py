@@ -16,7 +16,7 @@ from services.intake.policy import MajorPolicy
 from services.intake.schemas import NewComplaint
 from shared.auth import Principal
 from shared.db import UnitOfWork, utcnow
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, Invalid, NotFound
 from shared.events import (
     TERMINAL_STATUSES,
     TicketClassified,
@@ -41,6 +41,8 @@ class RegisterComplaint:
     source_external_id: str | None = None
     major_policy: MajorPolicy | None = None
     """The settings' MajorPolicy (INTAKE_MAJOR__...); None: the seed defaults."""
+    user_type_asserters: frozenset[str] = frozenset()
+    """Roles trusted to state `user_type` (IntakeSettings.user_type_asserters); none: nobody."""
 
 
 async def find_by_source(uow: UnitOfWork, org: str, external_id: str) -> Complaint | None:
@@ -55,6 +57,12 @@ async def find_by_source(uow: UnitOfWork, org: str, external_id: str) -> Complai
 async def register_complaint(cmd: RegisterComplaint, uow: UnitOfWork) -> Complaint:
     """Record, classify and judge a complaint; stage its events in the same transaction."""
     data = cmd.data
+    if data.user_type is not None and not cmd.principal.roles & cmd.user_type_asserters:
+        raise Invalid(
+            "user_type",
+            "only the customer-profile source may state it "
+            f"(roles: {', '.join(sorted(cmd.user_type_asserters)) or 'none configured'})",
+        )
     now = utcnow()
     classification = classifier.classify(data.description, hint=data.category, channel=data.channel)
     severity = domain.judge_severity(
@@ -94,6 +102,8 @@ async def register_complaint(cmd: RegisterComplaint, uow: UnitOfWork) -> Complai
     )
     if sp_found is not None:  # recognised, not confirmed: reported, never an access grant
         details["sp_recognised"] = asdict(sp_found)
+    if data.user_type is not None:
+        details["user_type_asserted_by"] = cmd.principal.sub
     hints = classifier.detect_major_hints(data.description)
     if hints.reasons:
         details["text_hints"] = list(hints.reasons)  # for the agent; the flags decide `major`

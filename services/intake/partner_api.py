@@ -146,6 +146,7 @@ async def partner_complaint(
         accepting_department=settings.default_department,
         over_level=True,
         major_policy=settings.major,
+        user_type_asserters=settings.user_type_asserters,
     )
 
     async def create(uow: UnitOfWork) -> Created:

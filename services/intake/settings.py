@@ -33,6 +33,11 @@ class IntakeSettings(ServiceSettings):
     sp_subscribers: dict[str, int] = Field(default_factory=dict)
     """SP code → its subscriber count, for complaints per 10,000 users (INTAKE_SP_SUBSCRIBERS
     as JSON); SPs not listed are reported without a rate."""
+    user_type_asserters: frozenset[str] = frozenset({"customer_profile"})
+    """Token roles trusted to state a customer's `user_type` (prepaid/postpaid): the
+    front-end's customer-profile integration. The fact decides front-line refund authority
+    (seed 004 §2.5), so a filer without one of these roles may not set it (422 naming
+    `user_type`); who asserted it is recorded. Platform policy, not from a seed."""
     partner_timestamp_tolerance_s: int = 300
     """How far a partner's `webhook-timestamp` may be from our clock."""
     survey_no_reply_days: int = Field(3, ge=1)

@@ -145,6 +145,7 @@ async def create_trouble_ticket(
                 source_org=org,
                 source_external_id=body.externalId,
                 major_policy=settings.major,
+                user_type_asserters=settings.user_type_asserters,
             ),
             uow=uow,
         )

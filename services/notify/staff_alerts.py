@@ -66,6 +66,11 @@ TEXTS: dict[str, tuple[str, str, str]] = {
         "同内容投诉（{count}单）已按重大投诉处理，由贵部门牵头处理",
         "请于{due}前在投诉处理系统中提交临时方案。",
     ),
+    "incident_declared": (
+        "启动应急预案",
+        "已宣布突发事件“{unit}”，相关投诉（目前{count}单）将统一处理",
+        "请于{due}前知悉并组织应急处置，统一对外口径。",
+    ),
     "temporary_plan_overdue": (
         "临时方案超时",
         "重大投诉（{count}单）的临时方案已于{due}超时，责任部门（{departments}）尚未提交",

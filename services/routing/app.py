@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.orm import InstrumentedAttribute
 
-from services.routing import majors, staff_api, surge_api
+from services.routing import incidents_api, majors, staff_api, surge_api
 from services.routing.api import router
 from services.routing.consumer import make_handlers
 from services.routing.handlers import Routing
@@ -82,7 +82,7 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
         description="Assigns each complaint to the responsible department (部门问责制, with the "
         "accepting department as owner: 首问负责制); transfers, escalation, supervision and "
         "same-content surge detection.",
-        routers=[router, surge_api.router, staff_api.router],
+        routers=[router, surge_api.router, staff_api.router, incidents_api.router],
         handlers=make_handlers(settings),
         on_start=_start_timers,
     )

@@ -215,6 +215,11 @@ class Incident(Base):
     declared_by: Mapped[str] = mapped_column(String(64))
     declared_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
+    grade: Mapped[str] = mapped_column(String(32), default="general")
+    cause: Mapped[str | None] = mapped_column(Text)
+    resolution: Mapped[str | None] = mapped_column(Text)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    ticket_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class StaffRole(Base):

@@ -4,7 +4,7 @@ from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.routing.domain import DISPATCH_PATH, DispatchTable, EscalationPolicy
@@ -54,6 +54,11 @@ class RoutingSettings(ServiceSettings):
     surge_answer_from_reply: bool = False
     """Take any reply to a cluster's ticket as the department's first answer (the old guess);
     by default only the first-answer command (POST /v1/surges/{id}/first-answer) counts."""
+    incident_inform_hours: dict[str, int] = Field(
+        default_factory=lambda: {"general": 4, "large": 4, "major": 2, "especially_major": 2}
+    )
+    """Incident grades (一般/较大/重大/特别重大) and the hours within which leadership must be
+    informed (seed 003 ch. 7: 重大 within 2 hours, 一般 within 4 hours)."""
     surge_enabled: bool = True
     surge_interval_s: float = 0.5
     surge_lease_s: float = 10.0

@@ -35,6 +35,7 @@ ROUTES: dict[str, tuple[str, str, bool]] = {
     "over_level": ("leader_in_charge", "departments", True),
     "major": ("leader_in_charge", "departments", True),
     "temporary_plan": ("department_contact", "departments", True),
+    "incident_declared": ("leader_in_charge", "scope", True),  # scope: the incident title
     "temporary_plan_overdue": ("department_manager", "departments", True),
 }
 DIGEST_TICKETS = 20  # the digest lists the first few tickets; the count says how many
