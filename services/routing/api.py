@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from functools import partial
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 
-from services.routing import access
-from services.routing.handlers import Routing, load
+from services.routing import access, commands
+from services.routing.handlers import Routing
 from services.routing.models import (
     Assignment,
     AssignmentHistory,
@@ -37,9 +36,9 @@ from services.routing.schemas import (
 )
 from services.routing.settings import RoutingSettings
 from shared.auth import Principal, require_roles
-from shared.db import UnitOfWork, utcnow
-from shared.errors import PROBLEM_RESPONSES, Problem, field_error
+from shared.errors import PROBLEM_RESPONSES, NotFound
 from shared.service import Runtime, runtime
+from shared.usecase import run
 
 router = APIRouter(prefix="/v1", tags=["routing"], responses=PROBLEM_RESPONSES)
 STAFF_ROLES = ("agent", "frontline", "room_manager", "centre_manager", "leadership", "ops")
@@ -64,20 +63,11 @@ def _routing(request: Request) -> Routing:
 Uses = Annotated[Routing, Depends(_routing)]
 
 
-async def _write(rt: Runtime, ticket_no: str, work: Callable[[UnitOfWork], Awaitable[Any]]) -> None:
-    try:
-        async with rt.db.uow() as uow:
-            await work(uow)
-            await uow.commit()
-    except StaleDataError as exc:
-        raise Problem(409, "Concurrent update", f"{ticket_no} changed meanwhile; retry") from exc
-
-
 async def _read(rt: Runtime, ticket_no: str) -> AssignmentRead:
     async with rt.db.sessions() as session:
         a = await session.get(Assignment, ticket_no)
         if a is None:
-            raise Problem(404, "Not Found", f"no assignment for {ticket_no}")
+            raise NotFound(f"no assignment for {ticket_no}")
         history = (
             await session.scalars(
                 select(AssignmentHistory)
@@ -116,10 +106,8 @@ async def get_assignment(ticket_no: str, _: Reader, rt: Rt) -> AssignmentRead:
 async def transfer(
     ticket_no: str, body: TransferBody, principal: Mover, rt: Rt, routing: Uses
 ) -> AssignmentRead:
-    async def work(uow: UnitOfWork) -> None:
-        await routing.transfer(uow, ticket_no, body.to_department, principal.sub, body.reason)
-
-    await _write(rt, ticket_no, work)
+    cmd = commands.TransferTicket(ticket_no, body.to_department, principal.sub, body.reason)
+    await run(rt.db, partial(commands.transfer_ticket, routing=routing), cmd, what=ticket_no)
     return await _read(rt, ticket_no)
 
 
@@ -129,10 +117,8 @@ async def transfer(
     summary="Claim a ticket from your department's queue",
 )
 async def claim(ticket_no: str, principal: Mover, rt: Rt, routing: Uses) -> AssignmentRead:
-    async def work(uow: UnitOfWork) -> None:
-        await routing.claim(uow, ticket_no, principal.sub, principal.dept)
-
-    await _write(rt, ticket_no, work)
+    cmd = commands.ClaimTicket(ticket_no, principal.sub, principal.dept)
+    await run(rt.db, commands.claim_ticket, cmd, what=ticket_no)
     return await _read(rt, ticket_no)
 
 
@@ -144,13 +130,8 @@ async def claim(ticket_no: str, principal: Mover, rt: Rt, routing: Uses) -> Assi
 async def escalate(
     ticket_no: str, body: ReasonBody, principal: Mover, rt: Rt, routing: Uses
 ) -> AssignmentRead:
-    async def work(uow: UnitOfWork) -> None:
-        a = await load(uow, ticket_no)
-        if a.closed:
-            raise Problem(409, "Ticket is closed", f"{ticket_no} is {a.status}")
-        await routing.escalate(uow, a, "on_demand", f"{principal.sub}: {body.reason}", utcnow())
-
-    await _write(rt, ticket_no, work)
+    cmd = commands.EscalateTicket(ticket_no, principal.sub, body.reason)
+    await run(rt.db, partial(commands.escalate_ticket, routing=routing), cmd, what=ticket_no)
     return await _read(rt, ticket_no)
 
 
@@ -163,15 +144,8 @@ async def escalate(
 async def supervision_entry(
     ticket_no: str, body: TextBody, principal: Reader, rt: Rt
 ) -> AssignmentRead:
-    async def work(uow: UnitOfWork) -> None:
-        await load(uow, ticket_no)
-        uow.session.add(
-            SupervisionEntry(
-                ticket_no=ticket_no, kind="progress", author=principal.sub, text=body.text
-            )
-        )
-
-    await _write(rt, ticket_no, work)
+    cmd = commands.AddSupervisionEntry(ticket_no, principal.sub, body.text)
+    await run(rt.db, commands.add_supervision_entry, cmd, what=ticket_no)
     return await _read(rt, ticket_no)
 
 
@@ -183,10 +157,8 @@ async def supervision_entry(
 async def temporary_plan(
     ticket_no: str, body: TextBody, principal: Mover, rt: Rt, routing: Uses
 ) -> AssignmentRead:
-    async def work(uow: UnitOfWork) -> None:
-        await routing.record_temporary_plan(uow, ticket_no, principal.sub, body.text)
-
-    await _write(rt, ticket_no, work)
+    cmd = commands.RecordTemporaryPlan(ticket_no, principal.sub, body.text)
+    await run(rt.db, commands.record_temporary_plan, cmd, what=ticket_no)
     return await _read(rt, ticket_no)
 
 
@@ -213,7 +185,7 @@ async def queue(
         query = query.where(Assignment.assignee.is_(None))
     async with rt.db.sessions() as session:
         if await session.get(Department, department) is None:
-            raise Problem(404, "Not Found", f"no department {department}")
+            raise NotFound(f"no department {department}")
         rows = (await session.scalars(query)).all()
     return [QueueItem.model_validate(a, from_attributes=True) for a in rows]
 
@@ -225,10 +197,6 @@ async def list_departments(_: Staff, rt: Rt) -> list[DepartmentRead]:
     return [DepartmentRead.model_validate(d, from_attributes=True) for d in rows]
 
 
-def _dept_dict(d: Department | None) -> dict[str, object] | None:
-    return None if d is None else {"name": d.name, "kind": d.kind, "manager": d.manager}
-
-
 @router.put(
     "/departments/{code}",
     response_model=DepartmentRead,
@@ -237,28 +205,9 @@ def _dept_dict(d: Department | None) -> dict[str, object] | None:
 async def put_department(
     code: str, body: DepartmentWrite, principal: Ops, rt: Rt
 ) -> DepartmentRead:
-    if not code.isascii() or not code.replace("_", "").isalnum() or len(code) > 64:
-        raise field_error("code", "letters, digits and underscores, at most 64")
-    async with rt.db.uow() as uow:
-        d = await uow.session.get(Department, code)
-        before = _dept_dict(d)
-        if d is None:
-            d = Department(code=code, **body.model_dump())
-            uow.session.add(d)
-        else:
-            for k, v in body.model_dump().items():
-                setattr(d, k, v)
-        uow.session.add(
-            DirectoryChange(
-                entity="department",
-                key=code,
-                actor=principal.sub,
-                before=before,
-                after=_dept_dict(d),
-            )
-        )
-        await uow.commit()
-        return DepartmentRead.model_validate(d, from_attributes=True)
+    cmd = commands.PutDepartment(code, **body.model_dump(), actor=principal.sub)
+    d = await run(rt.db, commands.put_department, cmd, what=f"department {code}")
+    return DepartmentRead.model_validate(d, from_attributes=True)
 
 
 @router.get(
@@ -297,27 +246,9 @@ async def get_product_rules(_: Staff, routing: Uses) -> list[ProductRuleRead]:
     summary="Make a department responsible for a category (ops; audited)",
 )
 async def put_matrix(category: CATEGORY, body: MatrixWrite, principal: Ops, rt: Rt) -> MatrixRule:
-    async with rt.db.uow() as uow:
-        if await uow.session.get(Department, body.department_code) is None:
-            raise field_error("department_code", f"no department {body.department_code}")
-        rule = await uow.session.get(ResponsibilityRule, category)
-        before = None if rule is None else {"department_code": rule.department_code}
-        if rule is None:
-            rule = ResponsibilityRule(category=category, department_code=body.department_code)
-            uow.session.add(rule)
-        else:
-            rule.department_code = body.department_code
-        uow.session.add(
-            DirectoryChange(
-                entity="matrix",
-                key=category,
-                actor=principal.sub,
-                before=before,
-                after={"department_code": body.department_code},
-            )
-        )
-        await uow.commit()
-        return MatrixRule(category=category, department_code=body.department_code)
+    cmd = commands.PutResponsibility(category, body.department_code, principal.sub)
+    await run(rt.db, commands.put_responsibility, cmd, what=f"the {category} rule")
+    return MatrixRule(category=category, department_code=body.department_code)
 
 
 @router.get(

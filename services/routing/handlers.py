@@ -1,5 +1,6 @@
-"""Routing use cases: dispatch, claim, transfer (with ping-pong escalation), escalation and
-supervision, progress notices and the temporary-plan clock."""
+"""Routing's consumed events and timers: dispatch, escalation and supervision, progress
+notices and the temporary-plan clock. The commands staff give (claim, transfer, escalate,
+temporary plan, directory) are in `commands.py`; both share `Routing.escalate`."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from services.routing.models import (
 )
 from services.routing.settings import RoutingSettings
 from shared.db import UnitOfWork, utcnow
-from shared.errors import Conflict, Invalid, NotAllowed, NotFound, NotYet
+from shared.errors import Invalid, NotFound, NotYet
 from shared.events import (
     TERMINAL_STATUSES,
     ProgressEntry,
@@ -33,7 +34,6 @@ from shared.events import (
     TicketNoteAdded,
     TicketReceived,
     TicketStatusChanged,
-    TicketTransferred,
 )
 from shared.scheduler import claim
 
@@ -65,7 +65,7 @@ async def load(uow: UnitOfWork, ticket_no: str) -> Assignment:
     return assignment
 
 
-def _history(
+def record_history(
     uow: UnitOfWork,
     a: Assignment,
     action: str,
@@ -88,7 +88,7 @@ def _history(
     )
 
 
-def _assigned(a: Assignment, reason: str, at: datetime) -> TicketAssigned:
+def assigned(a: Assignment, reason: str, at: datetime) -> TicketAssigned:
     return TicketAssigned(
         ticket_no=a.ticket_no,
         owner_department=a.owner_department,
@@ -151,8 +151,8 @@ class Routing:
             )
         )
         await uow.session.flush()
-        _history(uow, a, "dispatch", handler, "routing", reason, now)
-        uow.publish(_assigned(a, reason, now))
+        record_history(uow, a, "dispatch", handler, "routing", reason, now)
+        uow.publish(assigned(a, reason, now))
         log.info("ticket dispatched", extra={"handler_department": handler, "rule": reason})
         if event.severity == "urgent" or event.major:
             trigger = "conflict" if event.severity == "urgent" else "major"
@@ -172,8 +172,8 @@ class Routing:
             return  # a claimed ticket stays with its handler; agents transfer it by hand
         before = a.handler_department
         a.handler_department = handler
-        _history(uow, a, "redispatch", handler, event.classified_by, reason, now, before)
-        uow.publish(_assigned(a, f"reclassified:{reason}", now))
+        record_history(uow, a, "redispatch", handler, event.classified_by, reason, now, before)
+        uow.publish(assigned(a, f"reclassified:{reason}", now))
 
     async def on_ticket_status_changed(self, event: TicketStatusChanged, uow: UnitOfWork) -> None:
         a = await uow.session.get(Assignment, event.ticket_no)
@@ -283,7 +283,7 @@ class Routing:
                 minutes=self.policy.temporary_plan_within_minutes
             )
 
-    # --- commands -----------------------------------------------------------------------
+    # --- shared by events, timers and commands --------------------------------------------
     async def escalate(
         self,
         uow: UnitOfWork,
@@ -325,70 +325,6 @@ class Routing:
             )
         )
         return supervisor
-
-    async def transfer(
-        self, uow: UnitOfWork, ticket_no: str, to_department: str, actor: str, reason: str
-    ) -> Assignment:
-        a = await load(uow, ticket_no)
-        if a.closed:
-            raise Conflict(title="Ticket is closed", detail=f"{ticket_no} is {a.status}")
-        await department(uow, to_department)
-        if to_department == a.handler_department:
-            raise Conflict(
-                title="Already there", detail=f"{ticket_no} is already handled by {to_department}"
-            )
-        now = utcnow()
-        before = a.handler_department
-        a.handler_department = to_department
-        a.assignee = None
-        a.transfer_count += 1
-        _history(uow, a, "transfer", to_department, actor, reason, now, before)
-        uow.publish(
-            TicketTransferred(
-                ticket_no=ticket_no,
-                from_department=before,
-                to_department=to_department,
-                actor=actor,
-                reason=reason,
-                transfer_count=a.transfer_count,
-                transferred_at=now,
-            )
-        )
-        if a.transfer_count == self.policy.ping_pong_transfers:
-            await self.escalate(uow, a, "ping_pong", f"transferred {a.transfer_count} times", now)
-        return a
-
-    async def claim(
-        self, uow: UnitOfWork, ticket_no: str, agent: str, dept: str | None
-    ) -> Assignment:
-        a = await load(uow, ticket_no)
-        if a.closed:
-            raise Conflict(title="Ticket is closed", detail=f"{ticket_no} is {a.status}")
-        if dept != a.handler_department:  # no department, no queue to claim from
-            raise NotAllowed(
-                title="Forbidden",
-                detail=f"{ticket_no} is in {a.handler_department}'s queue, not {dept}'s",
-            )
-        if a.assignee is not None:
-            raise Conflict(
-                title="Already claimed", detail=f"{ticket_no} is claimed by {a.assignee}"
-            )
-        now = utcnow()
-        a.assignee = agent
-        _history(uow, a, "claim", a.handler_department, agent, "claimed from queue", now)
-        uow.publish(_assigned(a, "claimed", now))
-        return a
-
-    async def record_temporary_plan(
-        self, uow: UnitOfWork, ticket_no: str, author: str, plan: str
-    ) -> Assignment:
-        a = await load(uow, ticket_no)
-        a.temporary_plan = plan
-        a.temporary_plan_due_at = None
-        uow.session.add(
-            SupervisionEntry(ticket_no=ticket_no, kind="temporary_plan", author=author, text=plan)
-        )
-        return a
 
     # --- timers -------------------------------------------------------------------------
     async def fire_progress_notice(self, uow: UnitOfWork, a: Assignment, now: datetime) -> bool:

@@ -13,17 +13,23 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from services.routing import majors
 from services.routing.models import (
     SurgeAlertLog,
     SurgeCluster,
     SurgeCorrection,
-    SurgeSignal,
+)
+from services.routing.surge_commands import (
+    AnswerSurge,
+    RecordClusterPlan,
+    SignalSurge,
+    answer_surge,
+    record_cluster_plan,
+    signal_surge,
 )
 from shared.auth import Principal, require_roles
-from shared.db import utcnow
-from shared.errors import PROBLEM_RESPONSES, DomainError, Problem, field_error
+from shared.errors import PROBLEM_RESPONSES, NotFound
 from shared.service import Runtime, runtime
+from shared.usecase import run
 
 router = APIRouter(tags=["surges"], responses=PROBLEM_RESPONSES)
 Staff = Annotated[
@@ -207,7 +213,7 @@ async def get_surge(cluster_id: str, _: Staff, rt: Rt) -> SurgeRead:
     async with rt.db.sessions() as s:
         c = await s.get(SurgeCluster, cluster_id)
         if c is None:
-            raise Problem(404, "Not Found", f"no surge {cluster_id}")
+            raise NotFound(f"no surge {cluster_id}")
         alerts = (
             await s.scalars(
                 select(SurgeAlertLog)
@@ -221,26 +227,7 @@ async def get_surge(cluster_id: str, _: Staff, rt: Rt) -> SurgeRead:
 async def _signal(
     rt: Runtime, response: Response, cluster_id: str, kind: str, **payload: Any
 ) -> None:
-    async with rt.db.uow() as uow:
-        cluster = await uow.session.get(SurgeCluster, cluster_id)
-        if cluster is None:
-            raise Problem(404, "Not Found", f"no surge {cluster_id}")
-        if cluster.state != "active":
-            raise Problem(409, "Surge not active", f"{cluster_id} is {cluster.state}")
-        if kind == "merge":
-            other = await uow.session.get(SurgeCluster, str(payload["other"]))
-            if other is None or other.state != "active" or other.id == cluster_id:
-                raise field_error("other", "must be another active cluster")
-            if other.category != cluster.category:
-                raise field_error("other", "must be of the same category")
-        if kind == "split":
-            stray = set(payload["tickets"]) - set(cluster.tickets)
-            if stray:
-                raise field_error("tickets", f"not in the cluster: {', '.join(sorted(stray))}")
-            if len(set(payload["tickets"])) >= len(cluster.tickets):
-                raise field_error("tickets", "must leave at least one ticket behind")
-        uow.session.add(SurgeSignal(kind=kind, cluster_id=cluster_id, payload=payload, at=utcnow()))
-        await uow.commit()
+    await run(rt.db, signal_surge, SignalSurge(cluster_id, kind, payload), what=cluster_id)
     response.headers["Location"] = f"/v1/surges/{cluster_id}"
 
 
@@ -276,39 +263,19 @@ async def first_answer(
 ) -> FirstAnswerRead:
     """Counting towards the 50/200 levels runs from discovery to this answer (seed 004 §3.5);
     repeating the same answer returns it again, a different second answer is a conflict."""
-    async with rt.db.uow() as uow:
-        cluster = await uow.session.get(SurgeCluster, cluster_id)
-        if cluster is None:
-            raise Problem(404, "Not Found", f"no surge {cluster_id}")
-        if cluster.answer_text is not None:
-            if cluster.answer_text == body.text and cluster.answered_by == principal.sub:
-                response.status_code = 200
-                return _answer(cluster)
-            by = cluster.answered_by
-            raise Problem(409, "Already answered", f"{cluster_id} was answered by {by}")
-        if cluster.state != "active":
-            raise Problem(409, "Surge not active", f"{cluster_id} is {cluster.state}")
-        if (
-            principal.dept
-            and cluster.departments
-            and principal.dept not in cluster.departments
-            and not principal.has_any("ops", "leadership")
-        ):
-            raise Problem(403, "Forbidden", "only the responsible department answers this surge")
-        now = utcnow()
-        cluster.answer_text, cluster.answered_by = body.text, principal.sub
-        cluster.answered_at = cluster.answered_at or now
-        uow.session.add(
-            SurgeSignal(
-                kind="answer",
-                cluster_id=cluster_id,
-                payload={"text": body.text, "by": principal.sub},
-                at=now,
-            )
-        )
-        await uow.commit()
+    cmd = AnswerSurge(
+        cluster_id,
+        body.text,
+        principal.sub,
+        principal.dept,
+        any_department=principal.has_any("ops", "leadership"),
+    )
+    answered = await run(rt.db, answer_surge, cmd, what=cluster_id)
+    if answered.repeated:
+        response.status_code = 200
+    else:
         response.headers["Location"] = f"/v1/surges/{cluster_id}"
-        return _answer(cluster)
+    return _answer(answered.cluster)
 
 
 @router.post(
@@ -319,15 +286,8 @@ async def first_answer(
 async def temporary_plan(
     cluster_id: str, body: FirstAnswerBody, principal: Staff, rt: Rt
 ) -> SurgeRead:
-    async with rt.db.uow() as uow:
-        try:
-            cluster = await majors.record_cluster_plan(
-                uow, cluster_id, principal.sub, body.text, utcnow()
-            )
-        except DomainError as exc:
-            raise exc.problem() from exc
-        await uow.commit()
-        return _read(cluster)
+    cmd = RecordClusterPlan(cluster_id, principal.sub, body.text)
+    return _read(await run(rt.db, record_cluster_plan, cmd, what=cluster_id))
 
 
 def _answer(c: SurgeCluster) -> FirstAnswerRead:

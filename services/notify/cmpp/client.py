@@ -78,11 +78,17 @@ class CmppSubmitError(CmppError):
 
 
 class CmppConnectionError(CmppError):
-    """No usable link to the gateway; an in-flight submit's outcome is unknown."""
+    """No usable link to the gateway; an in-flight submit's outcome is unknown. `msg_ids`:
+    segments of the message accepted before."""
+
+    msg_ids: tuple[int, ...] = ()
 
 
 class CmppTimeoutError(CmppError, TimeoutError):
-    """The gateway did not answer a request in time."""
+    """The gateway did not answer a request in time. `msg_ids`: segments of the message
+    accepted before."""
+
+    msg_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,17 +304,25 @@ class CmppClient:
             )
             for s in segments
         ]
-        outcomes = await asyncio.gather(*map(self._submit_one, pdus), return_exceptions=True)
-        accepted = [o for o in outcomes if isinstance(o, int)]
-        for outcome in outcomes:
-            if isinstance(outcome, CmppSubmitError):
-                raise CmppSubmitError(outcome.code, accepted) from outcome
-            if isinstance(outcome, BaseException):
+        return await self._submit_in_order(dest, pdus)
+
+    async def _submit_in_order(self, dest: str, pdus: list[Submit]) -> list[int]:
+        """Segments go out one after another. A segment refused for flow control was not
+        taken and is retried before the next one goes out; any other failure stops the
+        message: later segments are never sent, and the error carries the Msg_Ids of the
+        segments already accepted (`msg_ids`), so no caller re-sends segments one by one
+        while another has failed."""
+        accepted: list[int] = []
+        for pdu in pdus:
+            try:
+                accepted.append(await self._submit_one(pdu))
+            except CmppSubmitError as exc:
+                raise CmppSubmitError(exc.code, accepted) from exc
+            except (CmppTimeoutError, CmppConnectionError) as exc:
                 if accepted:
-                    log.warning(
-                        "CMPP segments %s to %s accepted before: %s", accepted, dest, outcome
-                    )
-                raise outcome
+                    log.warning("CMPP segments %s to %s accepted before: %s", accepted, dest, exc)
+                exc.msg_ids = tuple(accepted)
+                raise
         return accepted
 
     async def active_test(self) -> None:

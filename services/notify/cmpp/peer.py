@@ -109,6 +109,8 @@ class CmppPeer:
         self.max_submits_per_second = max_submits_per_second
         self.submit_delay = submit_delay
         self.max_outstanding = 0
+        self.submits_seen = 0
+        """Every SUBMIT that arrived, accepted or not."""
         self.terminates_received = 0
         self.messages: list[ReceivedMessage] = []
         self.submits: list[Submit] = []
@@ -158,6 +160,10 @@ class CmppPeer:
     def fail_next_submits(self, result: int, count: int = 1) -> None:
         """Answer the next `count` SUBMITs with Result `result` instead of accepting them."""
         self._failures.extend([result] * count)
+
+    def answer_next_submits(self, *results: int) -> None:
+        """Answer the next SUBMITs with these Results in order (0 accepts one)."""
+        self._failures.extend(results)
 
     async def drop_connections(self) -> None:
         """Abort every TCP session without CMPP_TERMINATE, like a gateway crash."""
@@ -335,6 +341,7 @@ class CmppPeer:
     # --- submits --------------------------------------------------------------------------
 
     def _on_submit(self, session: _Session, frame: Frame) -> None:
+        self.submits_seen += 1
         self._outstanding += 1
         self.max_outstanding = max(self.max_outstanding, self._outstanding)
         if self.submit_delay > 0:

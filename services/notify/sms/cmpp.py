@@ -4,7 +4,10 @@ services/notify/cmpp's client, which does the codec, windowing, ACTIVE_TEST and 
 This adapter starts the client in the background (the gateway may be down when notify
 starts; a refused login is retried slowly and logged), maps Msg_Ids to provider ids, reports to
 receipts and replies to inbound messages, and classifies failures so that nothing the gateway
-may have accepted is sent twice.
+may have accepted is sent twice. A long message's segments are submitted in order by the
+client; a failure stops it and carries the accepted segments (recorded as the partial send),
+so segments are never re-sent one by one while another failed; a timeout or a lost link is an
+unknown outcome (services/notify/outcomes.py decides about a re-send of the whole message).
 """
 
 from __future__ import annotations
@@ -99,8 +102,13 @@ class CmppTransport:
                 retryable=exc.code in RETRYABLE_RESULTS and not accepted,
                 accepted_ids=accepted,
             ) from exc
-        except (CmppTimeoutError, CmppConnectionError, CmppError) as exc:
+        except (CmppTimeoutError, CmppConnectionError) as exc:
             # The link broke or stayed silent mid-submit: the gateway may have it already.
+            accepted = [str(i) for i in exc.msg_ids]
+            raise SendError(
+                f"CMPP: {exc}; not resent", retryable=False, accepted_ids=accepted, uncertain=True
+            ) from exc
+        except CmppError as exc:
             raise SendError(f"CMPP: {exc}; not resent", retryable=False) from exc
         return [str(i) for i in msg_ids]
 

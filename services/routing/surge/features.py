@@ -31,6 +31,11 @@ _GENERIC = frozenset(
 )
 _HALL = re.compile(r"([\u4e00-\u9fff0-9a-z]{2,6})(?:营业厅|服务厅|营业部)")
 _SHORT = re.compile(r"[\u4e00-\u9fff][村镇]")
+# 沙河顶那边, 住在沙河顶: a name before a locative word or after "I live in", without a place word
+_LOCATIVE = re.compile(
+    r"([\u4e00-\u9fff]{2,5})(?:那边|这边|一带|附近|周边|这一片|那一片)"
+    r"|(?:住在|我在|家在|家住|人在)([\u4e00-\u9fff]{2,5})(?= |$)"
+)
 _SP_CODE = re.compile(r"10[0-9]{5,9}")
 _PLAN = re.compile(r"([0-9]{2,3})元套餐")
 # 东圃的营业厅, 东圃那家移动营业厅 are 东圃营业厅: a possessive, pointer or brand in between
@@ -145,6 +150,10 @@ def extract(text: str, lexicon: Lexicon | None = None) -> Features:
 def _patterned_places(norm: str, lex: Lexicon) -> set[str]:
     """Places the gazetteer does not name, read from place words (路/村/小区/营业厅/...)."""
     keys: set[str] = set()
+    for m in _LOCATIVE.finditer(norm):
+        name = lex.boundary_re.sub(" ", m.group(1) or m.group(2)).split()
+        if name and len(name[-1]) >= 2 and not _PLACE.search(name[-1]) and name[-1] not in _GENERIC:
+            keys.add(f"p:{_drop_head(name[-1], lex)}")
     zoned = _ZONE.sub("#", _OF_PLACE.sub(r"\1\2", norm))
     for chunk in lex.boundary_re.sub(" ", zoned).split():
         if (hall := _HALL.match(chunk)) is not None:  # the whole name before 营业厅 is the hall

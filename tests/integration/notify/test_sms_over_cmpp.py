@@ -11,7 +11,7 @@ from datetime import time
 import pytest
 
 from services.notify.app import create_app
-from services.notify.cmpp import CmppClientConfig
+from services.notify.cmpp import CmppClientConfig, SubmitResult
 from services.notify.cmpp.peer import CmppPeer
 from services.notify.settings import NotifySettings
 from services.notify.sms.cmpp import CmppTransport
@@ -80,6 +80,24 @@ async def test_cmpp_transport_sends_long_chinese_and_hears_reports_and_replies(
 
 async def _at_least(items: Sequence[object], n: int) -> Sequence[object] | None:
     return items if len(items) >= n else None
+
+
+async def test_a_long_sms_refused_mid_message_reports_the_accepted_segment_not_retryable(
+    ismg: CmppPeer,
+) -> None:
+    inbox = Inbox()
+    transport = CmppTransport(_config(ismg), inbox.receipt, inbox.message)
+    await transport.start()
+    try:
+        ismg.answer_next_submits(SubmitResult.OK, SubmitResult.BAD_DEST_TERMINAL_ID)
+        with pytest.raises(SendError) as failed:
+            await transport.send("+8613800138000", LONG)
+        # One segment is on its way to the handset: re-sending the message (or the rest of
+        # it segment by segment) could show the customer part of it twice.
+        assert not failed.value.retryable and len(failed.value.accepted_ids) == 1
+        assert ismg.submits_seen == 2 and ismg.messages == []
+    finally:
+        await transport.stop()
 
 
 async def test_a_refused_cmpp_login_leaves_sends_retryable(ismg: CmppPeer) -> None:

@@ -140,6 +140,35 @@ async def test_long_chinese_sms_is_split_and_reassembled_at_the_gateway(
     assert all(len(s.msg_content) <= 140 for s in peer.submits)
 
 
+async def test_a_long_message_whose_middle_segment_is_refused_sends_no_later_segment(
+    client: CmppClient, peer: CmppPeer
+) -> None:
+    peer.answer_next_submits(SubmitResult.OK, SubmitResult.BAD_SERVICE_ID)
+
+    with pytest.raises(CmppSubmitError) as refused:
+        await client.submit(MSISDN, SURVEY)
+
+    # Segment 1 was taken, segment 2 refused: segment 3 never went out, and the error
+    # names the one accepted segment (the caller records it and sends nothing again).
+    assert refused.value.result is SubmitResult.BAD_SERVICE_ID
+    assert peer.submits_seen == 2 and len(refused.value.msg_ids) == 1
+    assert [(s.pk_total, s.pk_number) for s in peer.submits] == [(3, 1)]
+    assert peer.messages == []
+
+
+async def test_a_segment_refused_for_flow_control_is_retried_before_the_next_goes_out(
+    client: CmppClient, peer: CmppPeer
+) -> None:
+    peer.answer_next_submits(SubmitResult.OK, SubmitResult.FLOW_CONTROL)
+
+    msg_ids = await client.submit(MSISDN, SURVEY)
+
+    [received] = await peer.wait_for_messages(1)
+    assert received.text == SURVEY and received.msg_ids == tuple(msg_ids)
+    # Each segment was accepted once, in order; only the refused (not taken) one twice.
+    assert [s.pk_number for s in peer.submits] == [1, 2, 3] and peer.submits_seen == 4
+
+
 async def test_gateway_result_code_is_surfaced(client: CmppClient, peer: CmppPeer) -> None:
     peer.fail_next_submits(SubmitResult.BAD_SERVICE_ID)
 

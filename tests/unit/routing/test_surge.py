@@ -100,7 +100,7 @@ def test_same_content_pairs_meet_the_bar_on_the_tuning_and_the_held_out_part() -
         "tune": [x for x in rows if x["part"] == "tune"],
         "holdout": [x for x in rows if x["part"] == "holdout"],
         # written after the last change to lexicons and rules, measured once, never tuned on
-        "holdout Z": [x for x in rows if x["part"] == "holdout" and x["groups"][0][0] == "Z"],
+        "holdout Q": [x for x in rows if x["part"] == "holdout" and x["groups"][0][0] == "Q"],
     }
     scores = {}
     for part, chosen in parts.items():
@@ -108,9 +108,9 @@ def test_same_content_pairs_meet_the_bar_on_the_tuning_and_the_held_out_part() -
         scores[part] = (p, r)
         print(f"\n{part} ({len(chosen)} pairs): precision {p:.3f} recall {r:.3f}", end="")
     assert scores["tune"][0] >= 0.98 and scores["tune"][1] >= 0.98
-    # held out, measured 0.965 / 0.815 (the first 240 pairs 1.000 / 0.883, the blind batch Z
-    # 0.861 / 0.646): the 0.90 recall is not met on wordings the lexicons never saw
-    assert scores["holdout"][0] >= 0.95 and scores["holdout"][1] >= 0.80
+    # held out, measured 1.000 / 0.833 (the first 240 pairs 1.000 / 0.883, the blind batch Q
+    # 1.000 / 0.708): the 0.90 recall is not met on wordings the lexicons never saw
+    assert scores["holdout"][0] >= 0.95 and scores["holdout"][1] >= 0.82
 
 
 def test_a_different_place_keeps_the_same_words_apart_in_located_categories() -> None:
